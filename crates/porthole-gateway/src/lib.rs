@@ -1,0 +1,32 @@
+//! The proxy role of Porthole: console pages, the WebSocket endpoint with its token, endpoint and
+//! Origin checks, and the relay to VNC servers.
+//!
+//! # Layout
+//! - [`app`]: `router(state)` and `serve`, the HTTP edge.
+//! - [`state`]: [`AppState`] and the proxy [`Settings`].
+//! - [`pages`]: the console page and noVNC assets.
+//! - `ws`: the WebSocket endpoint (checks before the upgrade, then a session).
+//! - [`token_source`]: the token from the query or the `token` cookie.
+//! - [`origin`]: the Origin check.
+//! - [`inventory`]: instances and their VNC endpoints; static targets.
+//! - [`sessions`]: live sessions by instance.
+//! - [`upstream`]: connecting to VNC servers.
+//! - [`relay`]: the WebSocket ⇄ TCP pump.
+//! - [`demo`]: the built-in demo VNC server.
+
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod demo;
+pub mod inventory;
+pub mod origin;
+pub mod pages;
+pub mod relay;
+pub mod sessions;
+pub mod state;
+pub mod token_source;
+pub mod upstream;
+mod ws;
+
+pub use app::{router, serve};
+pub use state::{AppState, Settings};

@@ -1,0 +1,116 @@
+//! The WebSocket endpoint: token, endpoint re-check and Origin, refused before the upgrade with a
+//! status; then one relayed session per connection.
+
+use crate::origin::{check_origin, OriginRequest};
+use crate::relay::{close_code, relay};
+use crate::sessions::PolicyClose;
+use crate::state::AppState;
+use crate::token_source::token_from_request;
+use crate::upstream::connect_upstream;
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::{ConnectInfo as PeerAddr, FromRequestParts as _, Request, State, WebSocketUpgrade};
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
+use http::header::{HOST, ORIGIN, UPGRADE};
+use http::StatusCode;
+use porthole_tokens::{ConnectInfo, Token};
+use std::net::SocketAddr;
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::{info, warn, Instrument as _};
+
+/// Middleware: a request with `Upgrade: websocket`, on any path, is a console connection.
+pub(crate) async fn upgrade_or_next(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let is_ws = req.headers().get(UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if is_ws {
+        websocket(state, req).await
+    } else {
+        next.run(req).await
+    }
+}
+
+fn refuse(status: StatusCode, reason: &'static str) -> Response {
+    (status, [(http::header::CACHE_CONTROL, "no-store")], reason).into_response()
+}
+
+async fn websocket(state: AppState, req: Request) -> Response {
+    let (mut parts, _body) = req.into_parts();
+    let peer = parts.extensions.get::<PeerAddr<SocketAddr>>().map(|p| p.0);
+    let Some(token) = token_from_request(parts.uri.query(), &parts.headers) else {
+        info!(?peer, "console refused: no token");
+        return refuse(StatusCode::UNAUTHORIZED, "Invalid or expired token");
+    };
+    let token = Token::from_presented(&token);
+    let info = match state.auth.validate(&token).await {
+        Ok(Some(info)) => info,
+        Ok(None) => {
+            info!(?peer, "console refused: invalid token");
+            return refuse(StatusCode::UNAUTHORIZED, "Invalid or expired token");
+        }
+        Err(e) => {
+            warn!(cause = %e, "token store failed");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "Token store unavailable");
+        }
+    };
+    if !state.inventory.endpoint_matches(&info).await {
+        warn!(?peer, instance = %info.instance_uuid, "console refused: endpoint no longer belongs to the instance");
+        return refuse(StatusCode::UNAUTHORIZED, "Invalid or expired token");
+    }
+    let origin_req = OriginRequest {
+        origin: parts.headers.get(ORIGIN).map(|v| v.as_bytes()),
+        host: parts.headers.get(HOST).map(|v| v.as_bytes()),
+        forwarded_proto: parts.headers.get("x-forwarded-proto").map(|v| v.as_bytes()),
+    };
+    if let Err(e) = check_origin(origin_req, &state.settings.allowed_origins, &info.access_url_base) {
+        warn!(?peer, instance = %info.instance_uuid, cause = %e, "console refused: Origin");
+        return refuse(StatusCode::FORBIDDEN, "Origin not allowed");
+    }
+    let Ok(permit) = state.permits.clone().try_acquire_owned() else {
+        warn!(?peer, "console refused: max_sessions reached");
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "Too many console sessions");
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(u) => u,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let span = tracing::info_span!("session", peer = ?peer, instance = %info.instance_uuid,
+        target = %format_args!("{}:{}", info.host, info.port), token_id = %token.hash().short());
+    upgrade
+        .protocols(["binary"])
+        .on_upgrade(move |socket| run_session(socket, info, state, permit).instrument(span))
+}
+
+async fn run_session(mut socket: WebSocket, info: ConnectInfo, state: AppState, _permit: OwnedSemaphorePermit) {
+    let mut guard = state.sessions.register(info.instance_uuid);
+    let settings = &state.settings;
+    let tcp = match connect_upstream(&info.host, info.port, settings.connect_timeout).await {
+        Ok(tcp) => tcp,
+        Err(e) => {
+            warn!(cause = %e, "target unreachable");
+            let frame = CloseFrame { code: close_code::UPSTREAM_ERROR, reason: "Target unreachable".into() };
+            let _ = socket.send(Message::Close(Some(frame))).await;
+            return;
+        }
+    };
+    info!("session started");
+    let expiry = settings.enforce_session_timeout.then(|| {
+        let left = info.expires.saturating_sub(state.auth.clock().now());
+        std::time::Duration::from_secs(u64::try_from(left).unwrap_or(0))
+    });
+    let close = async {
+        let expired = async {
+            match expiry {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            why = &mut guard.closed => match why {
+                Ok(why) => why,
+                Err(_) => std::future::pending().await,
+            },
+            () = expired => PolicyClose { reason: "Token expired" },
+        }
+    };
+    let end = relay(&mut socket, tcp, close, settings.idle_timeout).await;
+    info!(end = ?end, "session ended");
+}

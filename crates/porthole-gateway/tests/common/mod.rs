@@ -1,0 +1,79 @@
+//! Starts the gateway on 127.0.0.1:0 with static targets and an in-memory token store.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use porthole_gateway::inventory::{Endpoint, StaticTargets};
+use porthole_gateway::{AppState, Settings};
+use porthole_tokens::auth::{ConsoleTarget, Minted};
+use porthole_tokens::store::MemoryStore;
+use porthole_tokens::{Clock, ConsoleAuth};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use uuid::Uuid;
+
+pub struct Gateway {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub auth: ConsoleAuth,
+    pub store: Arc<MemoryStore>,
+    pub inventory: StaticTargets,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn start(targets: &[(&str, SocketAddr)], settings: Settings) -> Gateway {
+    let inventory = StaticTargets::new(targets.iter().map(|(name, addr)| {
+        ((*name).to_owned(), None, Endpoint { host: addr.ip().to_string(), port: addr.port() })
+    }));
+    let store = Arc::new(MemoryStore::new());
+    let auth = ConsoleAuth::new(store.clone(), Clock::System);
+    let state = AppState::new(settings, auth.clone(), Arc::new(inventory.clone()));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let st = state.clone();
+    tokio::spawn(async move {
+        porthole_gateway::serve(listener, st, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    Gateway { addr, state, auth, store, inventory, _shutdown: tx }
+}
+
+impl Gateway {
+    pub fn base(&self) -> String {
+        format!("http://{}/vnc_lite.html", self.addr)
+    }
+
+    /// Mints a token for a target by name.
+    pub async fn mint(&self, name: &str) -> Minted {
+        use porthole_gateway::inventory::Inventory as _;
+        let inst = self.inventory.find(name).await.unwrap();
+        let ep = inst.vnc.unwrap();
+        let target = ConsoleTarget { instance_uuid: inst.uuid, host: ep.host, port: ep.port };
+        self.auth.authorize(&target, &self.base(), Duration::from_secs(600)).await.unwrap()
+    }
+
+    pub fn ws_url(&self, token: &str) -> String {
+        format!("ws://{}/?token={token}", self.addr)
+    }
+
+    pub fn instance(&self, name: &str) -> Uuid {
+        porthole_gateway::inventory::target_uuid(name)
+    }
+}
+
+/// A raw HTTP/1.1 request over TCP; returns the status code and the whole response text.
+pub async fn http_raw(addr: SocketAddr, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, text)
+}

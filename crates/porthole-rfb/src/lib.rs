@@ -1,0 +1,20 @@
+//! Sans-io RFB (the VNC protocol, RFC 6143): message encoding and decoding.
+//!
+//! This crate does not take care of network I/O: it reads from byte slices and writes into
+//! `Vec<u8>`. Callers own the sockets and feed bytes in; input that is too short to decode gives
+//! [`Error::Incomplete`], so a caller reads more and tries again.
+//!
+//! # Layout
+//! - [`codec`]: [`Reader`] over a byte slice and big-endian encoders.
+//! - [`messages`]: protocol version, pixel format, ServerInit, client messages, server messages.
+//! - [`error`]: [`Error`] and [`InvalidMessage`].
+
+#![warn(missing_docs)]
+
+pub mod codec;
+pub mod error;
+pub mod messages;
+
+pub use codec::Reader;
+pub use error::{Error, InvalidMessage, Result};
+pub use messages::{ClientMessage, PixelFormat, ProtocolVersion, ServerInit};

@@ -1,0 +1,182 @@
+//! In-process VNC servers on 127.0.0.1:0 for tests: RFB 3.8 with raw updates, raw echo, greet-then-close.
+
+use bytes::{Buf as _, BytesMut};
+use porthole_rfb::messages::{encode_raw_rect_header, encode_security_result, encode_security_types, encode_update_header};
+use porthole_rfb::{ClientMessage, Error as RfbError, PixelFormat, ProtocolVersion, Reader, ServerInit};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+#[derive(Clone, Debug)]
+enum Mode {
+    Rfb { width: u16, height: u16 },
+    Echo,
+    GreetThenClose(Vec<u8>),
+}
+
+#[derive(Default)]
+struct Shared {
+    connections: AtomicUsize,
+    live: AtomicUsize,
+    received: Mutex<Vec<ClientMessage>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A VNC server in the test process. Dropping it stops it and its connections.
+pub struct FakeVncServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: JoinHandle<()>,
+}
+
+impl FakeVncServer {
+    /// RFB 3.8, security None, a `width`×`height` framebuffer; every FramebufferUpdateRequest is
+    /// answered at once with one raw rectangle of the requested size (see [`pixel`]).
+    pub async fn start(width: u16, height: u16) -> Self {
+        Self::spawn(Mode::Rfb { width, height }).await
+    }
+
+    /// Plain TCP: every byte is echoed back.
+    pub async fn raw_echo() -> Self {
+        Self::spawn(Mode::Echo).await
+    }
+
+    /// Plain TCP: writes `greeting`, then closes.
+    pub async fn greet_then_close(greeting: Vec<u8>) -> Self {
+        Self::spawn(Mode::GreetThenClose(greeting)).await
+    }
+
+    async fn spawn(mode: Mode) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Shared::default());
+        let sh = shared.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                sh.connections.fetch_add(1, Ordering::SeqCst);
+                sh.live.fetch_add(1, Ordering::SeqCst);
+                let (mode, conn_shared) = (mode.clone(), sh.clone());
+                let task = tokio::spawn(async move {
+                    let _ = serve(sock, mode, &conn_shared).await;
+                    conn_shared.live.fetch_sub(1, Ordering::SeqCst);
+                });
+                sh.tasks.lock().unwrap().push(task);
+            }
+        });
+        FakeVncServer { addr, shared, accept }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Connections open now.
+    pub fn live_connections(&self) -> usize {
+        self.shared.live.load(Ordering::SeqCst)
+    }
+
+    /// Client messages received so far, over all connections (RFB mode).
+    pub fn received(&self) -> Vec<ClientMessage> {
+        self.shared.received.lock().unwrap().clone()
+    }
+
+    /// Closes every live connection.
+    pub fn close_all(&self) {
+        for t in self.shared.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for FakeVncServer {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.close_all();
+    }
+}
+
+/// The test pattern: the 32-bit pixel at (x, y) of update number `frame`.
+pub fn pixel(x: u16, y: u16, frame: u32) -> u32 {
+    (u32::from(x) << 16 ^ u32::from(y)).wrapping_mul(2_654_435_761).wrapping_add(frame)
+}
+
+async fn serve(mut sock: TcpStream, mode: Mode, shared: &Shared) -> std::io::Result<()> {
+    let _ = sock.set_nodelay(true);
+    match mode {
+        Mode::Echo => {
+            let (mut r, mut w) = sock.split();
+            tokio::io::copy(&mut r, &mut w).await?;
+            Ok(())
+        }
+        Mode::GreetThenClose(bytes) => {
+            sock.write_all(&bytes).await?;
+            sock.shutdown().await
+        }
+        Mode::Rfb { width, height } => serve_rfb(sock, width, height, shared).await,
+    }
+}
+
+async fn serve_rfb(mut sock: TcpStream, width: u16, height: u16, shared: &Shared) -> std::io::Result<()> {
+    let mut out = Vec::new();
+    ProtocolVersion::V3_8.encode(&mut out);
+    sock.write_all(&out).await?;
+    let mut buf = [0u8; 12];
+    sock.read_exact(&mut buf).await?;
+    out.clear();
+    encode_security_types(&mut out, &[1]);
+    sock.write_all(&out).await?;
+    let mut choice = [0u8; 1];
+    sock.read_exact(&mut choice).await?;
+    out.clear();
+    encode_security_result(&mut out, None);
+    sock.write_all(&out).await?;
+    sock.read_exact(&mut choice).await?; // ClientInit
+    out.clear();
+    let pf = PixelFormat::rgbx8888();
+    ServerInit { width, height, pixel_format: pf, name: b"fake".to_vec() }.encode(&mut out);
+    sock.write_all(&out).await?;
+    let mut input = BytesMut::with_capacity(4096);
+    let mut frame = 0u32;
+    loop {
+        let msg = loop {
+            let mut r = Reader::new(&input);
+            match ClientMessage::read(&mut r) {
+                Ok(m) => {
+                    let used = r.position();
+                    input.advance(used);
+                    break m;
+                }
+                Err(RfbError::Incomplete) => {
+                    if sock.read_buf(&mut input).await? == 0 {
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(std::io::Error::other(e)),
+            }
+        };
+        if let ClientMessage::FramebufferUpdateRequest { x, y, width: w, height: h, .. } = msg {
+            let (w, h) = (w.min(width.saturating_sub(x)), h.min(height.saturating_sub(y)));
+            out.clear();
+            out.reserve(16 + usize::from(w) * usize::from(h) * 4);
+            encode_update_header(&mut out, 1);
+            encode_raw_rect_header(&mut out, x, y, w, h);
+            for py in y..y + h {
+                for px in x..x + w {
+                    out.extend_from_slice(&pixel(px, py, frame).to_le_bytes());
+                }
+            }
+            frame = frame.wrapping_add(1);
+            sock.write_all(&out).await?;
+        } else {
+            shared.received.lock().unwrap().push(msg);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! What each command does, on top of the library crates.
+
+use crate::cli::{Command, ConfigArg, ConsoleCommand};
+use crate::config::Config;
+use anyhow::Context as _;
+use porthole_gateway::demo::DemoServer;
+use porthole_gateway::inventory::{Endpoint, Inventory as _, StaticTargets};
+use porthole_gateway::{AppState, Settings};
+use porthole_tokens::auth::{ConsoleTarget, DEFAULT_PURGE_INTERVAL};
+use porthole_tokens::{open_store, Clock, ConsoleAuth};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+/// Runs one command.
+pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { config, demo } => serve(load(&config)?, demo).await?,
+        Command::Console(ConsoleCommand::Url { config, instance, ttl }) => console_url(load(&config)?, &instance, ttl).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load(arg: &ConfigArg) -> anyhow::Result<Config> {
+    match &arg.config {
+        Some(path) => Config::load(path),
+        None => Ok(Config::no_file()),
+    }
+}
+
+fn targets(config: &Config) -> StaticTargets {
+    StaticTargets::new(config.targets.iter().map(|t| {
+        (t.name.clone(), t.uuid, Endpoint { host: t.host.clone(), port: t.port })
+    }))
+}
+
+async fn open_auth(config: &Config) -> anyhow::Result<ConsoleAuth> {
+    let store = open_store(&config.consoleauth.store)
+        .await
+        .with_context(|| format!("opening the token store {}", porthole_tokens::store::redact(&config.consoleauth.store)))?;
+    Ok(ConsoleAuth::new(store, Clock::System))
+}
+
+/// The configured `novncproxy_base_url`, or one derived from the listen address.
+fn base_url(config: &Config, listen: SocketAddr) -> String {
+    if let Some(base) = &config.vnc.novncproxy_base_url {
+        return base.clone();
+    }
+    let host = match listen.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        ip => ip.to_string(),
+    };
+    format!("http://{host}:{}/vnc_lite.html", listen.port())
+}
+
+async fn console_url(config: Config, instance: &str, ttl: Option<u64>) -> anyhow::Result<()> {
+    let inventory = targets(&config);
+    let found = inventory.find(instance).await?;
+    let Some(ep) = found.vnc else {
+        anyhow::bail!("instance {:?} has no VNC console", found.name);
+    };
+    let auth = open_auth(&config).await?;
+    let ttl = Duration::from_secs(ttl.unwrap_or(config.consoleauth.token_ttl));
+    let target = ConsoleTarget { instance_uuid: found.uuid, host: ep.host, port: ep.port };
+    let minted = auth.authorize(&target, &base_url(&config, config.listen()?), ttl).await?;
+    println!("{}", minted.url);
+    Ok(())
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let listen = config.listen()?;
+    let auth = open_auth(&config).await?;
+    let mut inventory = targets(&config);
+    let demo_server = match demo {
+        true => {
+            let d = DemoServer::start(SocketAddr::from(([127, 0, 0, 1], 0))).await.context("starting the demo VNC server")?;
+            inventory.push("demo", Endpoint { host: "127.0.0.1".into(), port: d.local_addr().port() });
+            Some(d)
+        }
+        false => None,
+    };
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on [proxy] listen = {listen}"))?;
+    let bound = listener.local_addr()?;
+    let base = base_url(&config, bound);
+    let state = AppState::new(settings(&config), auth.clone(), Arc::new(inventory));
+    tokio::spawn(auth.clone().run_purger(DEFAULT_PURGE_INTERVAL));
+    info!(listen = %bound, targets = config.targets.len(), "porthole is serving consoles");
+    if let Some(d) = &demo_server {
+        let target = ConsoleTarget { instance_uuid: porthole_gateway::inventory::target_uuid("demo"), host: "127.0.0.1".into(), port: d.local_addr().port() };
+        let minted = auth.authorize(&target, &base, Duration::from_secs(config.consoleauth.token_ttl)).await?;
+        eprintln!("Demo console (valid for {} s), open in a browser:", config.consoleauth.token_ttl);
+        println!("{}", minted.url);
+    }
+    porthole_gateway::serve(listener, state, shutdown_signal()).await.context("serving")?;
+    info!("porthole stopped");
+    Ok(())
+}
+
+fn settings(config: &Config) -> Settings {
+    let web_dir = config.proxy.web_dir.clone().unwrap_or_else(default_web_dir);
+    if config.proxy.web_root.is_none() && !web_dir.join("node_modules/@novnc/novnc/core/rfb.js").is_file() {
+        warn!(dir = %web_dir.display(), "noVNC is not installed for the console page: run `npm ci --prefix web`");
+    }
+    let p = &config.proxy;
+    Settings {
+        allowed_origins: p.allowed_origins.clone(),
+        web_dir,
+        web_root: p.web_root.clone(),
+        connect_timeout: Duration::from_secs(p.connect_timeout),
+        idle_timeout: (p.idle_timeout > 0).then(|| Duration::from_secs(p.idle_timeout)),
+        max_sessions: p.max_sessions,
+        enforce_session_timeout: config.consoleauth.enforce_session_timeout,
+    }
+}
+
+/// `web/` of the source tree this binary was built from, else `./web`.
+fn default_web_dir() -> PathBuf {
+    let built = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web"));
+    if built.join("console.html").is_file() {
+        return built.canonicalize().unwrap_or(built);
+    }
+    PathBuf::from("web")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    info!("shutting down");
+}

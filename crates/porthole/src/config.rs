@@ -1,0 +1,216 @@
+//! The TOML configuration: Nova's option names where Nova has one, defaults as `DEFAULT_*`, and
+//! `validate()` that reports every problem, one line each.
+
+use anyhow::Context as _;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+/// Where the proxy listens when a configuration file does not say (Nova's novncproxy default).
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:6080";
+/// Where it listens when no configuration file is given at all: loopback only.
+pub const DEFAULT_LISTEN_NO_CONFIG: &str = "127.0.0.1:6080";
+/// Token lifetime in seconds (Nova's `[consoleauth] token_ttl`).
+pub const DEFAULT_TOKEN_TTL: u64 = 600;
+/// The embedded token store, in the working directory.
+pub const DEFAULT_STORE: &str = "sqlite://porthole.db";
+
+/// The whole configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub proxy: Proxy,
+    pub vnc: Vnc,
+    pub consoleauth: ConsoleAuth,
+    pub targets: Vec<Target>,
+}
+
+/// `[proxy]`: the listener (nova-novncproxy).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Proxy {
+    pub listen: String,
+    pub allowed_origins: Vec<String>,
+    /// Serve this directory instead of the project's console page (e.g. `/usr/share/novnc`).
+    pub web_root: Option<PathBuf>,
+    /// The project's console page directory; found next to the sources or the binary when unset.
+    pub web_dir: Option<PathBuf>,
+    pub connect_timeout: u64,
+    /// Seconds without traffic before a session is closed; 0 never.
+    pub idle_timeout: u64,
+    pub max_sessions: usize,
+}
+
+impl Default for Proxy {
+    fn default() -> Self {
+        Proxy {
+            listen: DEFAULT_LISTEN.to_owned(),
+            allowed_origins: Vec::new(),
+            web_root: None,
+            web_dir: None,
+            connect_timeout: porthole_gateway::upstream::DEFAULT_CONNECT_TIMEOUT.as_secs(),
+            idle_timeout: 0,
+            max_sessions: porthole_gateway::state::DEFAULT_MAX_SESSIONS,
+        }
+    }
+}
+
+/// `[vnc]`: console URLs and the VNC servers.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Vnc {
+    /// The public URL of the console page; derived from `[proxy] listen` when unset.
+    pub novncproxy_base_url: Option<String>,
+    pub server_listen: String,
+    pub auth_schemes: Vec<String>,
+}
+
+impl Default for Vnc {
+    fn default() -> Self {
+        Vnc { novncproxy_base_url: None, server_listen: "127.0.0.1".into(), auth_schemes: vec!["none".into()] }
+    }
+}
+
+/// `[consoleauth]`: tokens.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleAuth {
+    pub token_ttl: u64,
+    pub store: String,
+    pub enforce_session_timeout: bool,
+}
+
+impl Default for ConsoleAuth {
+    fn default() -> Self {
+        ConsoleAuth { token_ttl: DEFAULT_TOKEN_TTL, store: DEFAULT_STORE.into(), enforce_session_timeout: false }
+    }
+}
+
+/// `[[targets]]`: a VNC server not managed by libvirt.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    /// Fixed instance id; by default the UUIDv5 of the name, stable across restarts.
+    pub uuid: Option<Uuid>,
+}
+
+impl Config {
+    /// Parses and validates a TOML document.
+    pub fn from_toml_str(text: &str) -> anyhow::Result<Self> {
+        let config: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!(one_line(&e.to_string())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates a file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+        Self::from_toml_str(&text).with_context(|| format!("config {}", path.display()))
+    }
+
+    /// The configuration used when no file is given: defaults, listening on loopback.
+    pub fn no_file() -> Self {
+        let mut c = Config::default();
+        c.proxy.listen = DEFAULT_LISTEN_NO_CONFIG.into();
+        c
+    }
+
+    /// The listen address.
+    pub fn listen(&self) -> anyhow::Result<SocketAddr> {
+        self.proxy.listen.parse().with_context(|| format!("[proxy] listen {:?}", self.proxy.listen))
+    }
+
+    /// Every problem of the configuration, one line each; empty when valid.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.proxy.listen.parse::<SocketAddr>().is_err() {
+            p.push(format!("[proxy] listen = {:?} is not an address:port such as \"0.0.0.0:6080\"", self.proxy.listen));
+        }
+        if self.proxy.connect_timeout == 0 {
+            p.push("[proxy] connect_timeout must be at least 1 second".into());
+        }
+        if self.proxy.max_sessions == 0 {
+            p.push("[proxy] max_sessions must be at least 1".into());
+        }
+        for o in &self.proxy.allowed_origins {
+            if o.trim().is_empty() || o.contains("://") || o.contains('/') {
+                p.push(format!("[proxy] allowed_origins: {o:?} must be a bare host name, such as \"console.example.com\""));
+            }
+        }
+        if let Some(base) = &self.vnc.novncproxy_base_url {
+            if let Err(e) = porthole_tokens::access_url::parse_base(base) {
+                p.push(format!("[vnc] novncproxy_base_url: {e}"));
+            }
+        }
+        for s in &self.vnc.auth_schemes {
+            match s.as_str() {
+                "none" => {}
+                "vnc" | "vencrypt" => p.push(format!("[vnc] auth_schemes: {s:?} is not supported by this build yet; use [\"none\"]")),
+                _ => p.push(format!("[vnc] auth_schemes: unknown scheme {s:?} (expected none, vnc or vencrypt)")),
+            }
+        }
+        if self.vnc.auth_schemes.is_empty() {
+            p.push("[vnc] auth_schemes must name at least one scheme".into());
+        }
+        if self.consoleauth.token_ttl == 0 {
+            p.push("[consoleauth] token_ttl must be at least 1 second".into());
+        }
+        let store = &self.consoleauth.store;
+        if !(store.starts_with("sqlite:") || store == "memory:") {
+            p.push(format!("[consoleauth] store = {:?}: expected sqlite://PATH", porthole_tokens::store::redact(store)));
+        }
+        self.target_problems(&mut p);
+        p
+    }
+
+    fn target_problems(&self, p: &mut Vec<String>) {
+        let mut names = std::collections::HashSet::new();
+        let mut uuids = std::collections::HashSet::new();
+        for (i, t) in self.targets.iter().enumerate() {
+            let at = format!("[[targets]] #{} ({:?})", i + 1, t.name);
+            if t.name.trim().is_empty() {
+                p.push(format!("{at}: name must not be empty"));
+            } else if Uuid::parse_str(&t.name).is_ok() {
+                p.push(format!("{at}: name must not be a UUID"));
+            } else if !names.insert(t.name.as_str()) {
+                p.push(format!("{at}: another target has the same name"));
+            }
+            if t.host.trim().is_empty() {
+                p.push(format!("{at}: host must not be empty"));
+            }
+            if t.port == 0 {
+                p.push(format!("{at}: port must be 1-65535"));
+            }
+            let uuid = t.uuid.unwrap_or_else(|| porthole_gateway::inventory::target_uuid(&t.name));
+            if !uuids.insert(uuid) {
+                p.push(format!("{at}: uuid {uuid} is used by another target"));
+            }
+        }
+    }
+
+    /// Fails with every problem when there is any.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        anyhow::bail!("{} problem(s):\n  {}", problems.len(), problems.join("\n  "))
+    }
+}
+
+/// TOML errors come with a source excerpt over several lines; keep the first line and the message.
+fn one_line(msg: &str) -> String {
+    let lines: Vec<&str> = msg.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    match (lines.first(), lines.last()) {
+        (Some(first), Some(last)) if first != last => format!("{first}: {last}"),
+        (Some(first), _) => (*first).to_owned(),
+        _ => msg.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

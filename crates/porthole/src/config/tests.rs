@@ -1,0 +1,89 @@
+//! Config parsing and validation.
+
+use super::*;
+
+#[test]
+fn empty_file_gives_defaults() {
+    let c = Config::from_toml_str("").unwrap();
+    assert_eq!(c.proxy.listen, "0.0.0.0:6080");
+    assert_eq!(c.consoleauth.token_ttl, 600);
+    assert_eq!(c.consoleauth.store, "sqlite://porthole.db");
+    assert_eq!(c.vnc.auth_schemes, ["none"]);
+    assert!(c.targets.is_empty());
+    assert_eq!(Config::no_file().proxy.listen, "127.0.0.1:6080");
+}
+
+#[test]
+fn design_example_parses() {
+    let c = Config::from_toml_str(
+        r#"
+        [proxy]
+        listen = "127.0.0.1:7000"
+        allowed_origins = ["console.example.com"]
+        [vnc]
+        novncproxy_base_url = "https://console.example.com/vnc_lite.html"
+        server_listen = "127.0.0.1"
+        auth_schemes = ["none"]
+        [consoleauth]
+        token_ttl = 60
+        store = "sqlite:///var/lib/porthole/tokens.db"
+        [[targets]]
+        name = "lab-switch"
+        host = "127.0.0.1"
+        port = 5901
+        "#,
+    )
+    .unwrap();
+    assert_eq!(c.listen().unwrap().port(), 7000);
+    assert_eq!(c.targets[0].name, "lab-switch");
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_name() {
+    let e = Config::from_toml_str("[proxy]\nlisten_port = 1\n").unwrap_err().to_string();
+    assert!(e.contains("listen_port"), "{e}");
+    assert!(!e.contains('\n'), "{e}");
+}
+
+#[test]
+fn every_problem_is_reported_one_per_line() {
+    let e = Config::from_toml_str(
+        r#"
+        [proxy]
+        listen = "nowhere"
+        allowed_origins = ["https://x.example"]
+        [vnc]
+        novncproxy_base_url = "not a url"
+        auth_schemes = ["kerberos"]
+        [consoleauth]
+        token_ttl = 0
+        store = "mysql://x"
+        [[targets]]
+        name = "a"
+        host = ""
+        port = 0
+        [[targets]]
+        name = "a"
+        host = "h"
+        port = 1
+        "#,
+    )
+    .unwrap_err();
+    let msg = format!("{e:#}");
+    for needle in ["listen", "allowed_origins", "novncproxy_base_url", "kerberos", "token_ttl", "store", "host must", "port must", "same name"] {
+        assert!(msg.contains(needle), "missing {needle}: {msg}");
+    }
+    assert!(msg.starts_with("9 problem(s)"), "{msg}");
+}
+
+#[test]
+fn wrong_types_name_the_key() {
+    let e = Config::from_toml_str("[[targets]]\nname = \"a\"\nhost = \"h\"\nport = 70000\n").unwrap_err().to_string();
+    assert!(e.contains("port") || e.contains("70000"), "{e}");
+}
+
+#[test]
+fn target_name_may_not_be_a_uuid() {
+    let e = Config::from_toml_str("[[targets]]\nname = \"8d1b6a50-3c2e-4b8f-9a0e-5f1c7d2e4a61\"\nhost = \"h\"\nport = 1\n");
+    assert!(e.unwrap_err().to_string().contains("UUID"));
+}
