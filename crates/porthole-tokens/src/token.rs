@@ -60,6 +60,14 @@ impl TokenHash {
     }
 }
 
+impl TokenHash {
+    /// Wraps an arbitrary string as a hash, for tests that probe the store directly.
+    #[doc(hidden)]
+    pub fn from_hex_for_tests(s: &str) -> Self {
+        TokenHash(s.to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,13 +93,5 @@ mod tests {
     fn debug_hides_the_secret() {
         let t = Token::from_presented("s3cret");
         assert_eq!(format!("{t:?}"), "Token(***)");
-    }
-}
-
-impl TokenHash {
-    /// Wraps an arbitrary string as a hash, for tests that probe the store directly.
-    #[doc(hidden)]
-    pub fn from_hex_for_tests(s: &str) -> Self {
-        TokenHash(s.to_owned())
     }
 }

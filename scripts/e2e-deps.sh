@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the end-to-end tests need on a fresh Debian machine (idempotent, non-interactive):
+# Chromium, TigerVNC's Xvnc, xterm, xwininfo, a font; and the npm packages of web/ and tests/e2e/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+command -v Xvnc >/dev/null || need+=(tigervnc-standalone-server)
+command -v xterm >/dev/null || need+=(xterm)
+command -v xwininfo >/dev/null || need+=(x11-utils)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+npm ci --prefix web --no-audit --no-fund --loglevel=error
+npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error

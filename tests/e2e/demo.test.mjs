@@ -1,0 +1,61 @@
+// End to end: `porthole serve --demo` prints a console URL; Chromium shows the demo screen and typed keys.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Resources, changedPixels, distinctColours, launchBrowser, openConsole, screenshot, sleep,
+    snapshot, startPorthole, waitFor } from './lib.mjs';
+
+test('the demo console shows a screen and the keys typed', { timeout: 90000 }, async () => {
+    const res = new Resources();
+    try {
+        const p = await startPorthole(res, { demo: true });
+        const url = await waitFor('the demo URL on stdout', () => p.proc.out.stdout.split('\n').find((l) => l.includes('vnc_lite.html?path=')));
+        assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/vnc_lite\.html\?path=%3Ftoken%3D[A-Za-z0-9_-]{43}$/);
+        assert.ok(!p.proc.out.stderr.includes(url.split('%3D')[1]), 'the token must not appear in the logs');
+
+        const browser = await launchBrowser(res);
+        const page = await openConsole(browser, url);
+        await sleep(1000);
+        const size = await snapshot(page, 'before');
+        assert.deepEqual(size, { width: 800, height: 600 });
+        assert.ok(await distinctColours(page, 'before') > 8, 'the demo screen is drawn, not blank');
+        await screenshot(page, 'demo-before');
+
+        await page.keyboard.type('hello porthole');
+        await waitFor('typed text on the canvas', async () => {
+            await snapshot(page, 'after');
+            return await changedPixels(page, 'before', 'after', { x: 0, y: 250, w: 800, h: 130 }) > 200;
+        });
+        await sleep(500);
+        await screenshot(page, 'demo-after');
+        // Only the text area and the key counter change; the title band stays.
+        assert.equal(await changedPixels(page, 'before', 'after', { x: 0, y: 0, w: 800, h: 84 }), 0);
+        assert.match(await page.textContent('#status'), /Connected/);
+    } finally {
+        await res.close();
+    }
+});
+
+test('a console URL with an unknown token ends disconnected', { timeout: 60000 }, async () => {
+    const res = new Resources();
+    try {
+        const p = await startPorthole(res, { demo: true });
+        const browser = await launchBrowser(res);
+        const page = await openConsole(browser, `${p.base}/vnc_lite.html?path=%3Ftoken%3Dbogus`, 'disconnected');
+        assert.match(await page.textContent('#status'), /Disconnected/);
+        await screenshot(page, 'demo-bad-token');
+    } finally {
+        await res.close();
+    }
+});
+
+test('a page without a token says so', { timeout: 60000 }, async () => {
+    const res = new Resources();
+    try {
+        const p = await startPorthole(res);
+        const browser = await launchBrowser(res);
+        const page = await openConsole(browser, `${p.base}/console.html`, 'disconnected');
+        assert.match(await page.textContent('#status'), /no console token/);
+    } finally {
+        await res.close();
+    }
+});

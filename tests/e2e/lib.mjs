@@ -1,0 +1,204 @@
+// Helpers for the end-to-end tests: processes (Xvnc, xterm, porthole), free ports, Chromium, canvas pixels.
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const portholeBin = process.env.PORTHOLE_BIN || path.join(repoRoot, 'target/debug/porthole');
+export const artifacts = path.join(repoRoot, 'artifacts/e2e');
+mkdirSync(artifacts, { recursive: true });
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor(what, fn, timeoutMs = 15000) {
+    const end = Date.now() + timeoutMs;
+    let last;
+    while (Date.now() < end) {
+        try {
+            const v = await fn();
+            if (v) return v;
+        } catch (e) { last = e; }
+        await sleep(100);
+    }
+    throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+}
+
+export function freePort() {
+    return new Promise((resolve, reject) => {
+        const srv = net.createServer();
+        srv.once('error', reject);
+        srv.listen(0, '127.0.0.1', () => {
+            const { port } = srv.address();
+            srv.close(() => resolve(port));
+        });
+    });
+}
+
+function portOpen(port) {
+    return new Promise((resolve) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.once('connect', () => { s.destroy(); resolve(true); });
+        s.once('error', () => resolve(false));
+    });
+}
+
+// Starts a process in its own process group; stop() kills the whole group.
+export function start(cmd, args, opts = {}) {
+    const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    const out = { stdout: '', stderr: '' };
+    child.stdout.on('data', (d) => { out.stdout += d; });
+    child.stderr.on('data', (d) => { out.stderr += d; });
+    const exited = new Promise((r) => child.once('exit', r));
+    return {
+        child, out, exited,
+        async stop() {
+            if (child.exitCode !== null || child.signalCode !== null) return;
+            try { process.kill(-child.pid, 'SIGTERM'); } catch { return; }
+            const done = await Promise.race([exited.then(() => true), sleep(3000).then(() => false)]);
+            if (!done) { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }
+        },
+    };
+}
+
+// A cleanup stack for one test: everything started is stopped, even when the test fails.
+export class Resources {
+    constructor() { this.stack = []; }
+    add(stop) { this.stack.push(stop); }
+    async close() {
+        while (this.stack.length) {
+            try { await this.stack.pop()(); } catch (e) { console.error('cleanup:', e.message); }
+        }
+    }
+}
+
+function freeDisplay() {
+    for (let n = 20; n < 200; n++) {
+        if (!existsSync(`/tmp/.X${n}-lock`) && !existsSync(`/tmp/.X11-unix/X${n}`)) return n;
+    }
+    throw new Error('no free X display number');
+}
+
+// TigerVNC Xvnc with security None on loopback, and an xterm in its top-left corner.
+export async function startXvnc(res) {
+    const display = freeDisplay();
+    const port = await freePort();
+    const xvnc = start('Xvnc', [`:${display}`, '-geometry', '1024x768', '-depth', '24', '-SecurityTypes', 'None',
+        '-rfbport', String(port), '-localhost', '-nolisten', 'tcp', '-AlwaysShared']);
+    res.add(() => xvnc.stop());
+    await waitFor(`Xvnc on port ${port}`, () => portOpen(port));
+    const env = { ...process.env, DISPLAY: `:${display}` };
+    const xterm = start('xterm', ['-geometry', '80x24+0+0', '-bg', 'white', '-fg', 'black', '-e', 'sh'], { env });
+    res.add(() => xterm.stop());
+    await waitFor('the xterm window', () => {
+        const tree = execFileSync('xwininfo', ['-root', '-tree'], { env, encoding: 'utf8' });
+        return /xterm/i.test(tree);
+    });
+    await sleep(500);
+    return { display, port };
+}
+
+// porthole serve with a config written to a temp dir; resolves when /healthz answers.
+export async function startPorthole(res, { targets = [], demo = false } = {}) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'porthole-e2e-'));
+    const port = await freePort();
+    const config = path.join(dir, 'porthole.toml');
+    const lines = [
+        '[proxy]', `listen = "127.0.0.1:${port}"`,
+        '[vnc]', `novncproxy_base_url = "http://127.0.0.1:${port}/vnc_lite.html"`,
+        '[consoleauth]', `store = "sqlite://${dir}/porthole.db"`,
+    ];
+    for (const t of targets) lines.push('[[targets]]', `name = "${t.name}"`, 'host = "127.0.0.1"', `port = ${t.port}`);
+    writeFileSync(config, lines.join('\n') + '\n');
+    const args = ['serve', '-c', config, ...(demo ? ['--demo'] : [])];
+    const proc = start(portholeBin, args);
+    res.add(() => proc.stop());
+    await waitFor('porthole /healthz', async () => {
+        if (proc.child.exitCode !== null) throw new Error(`porthole exited: ${proc.out.stderr}`);
+        const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+        return r.ok;
+    });
+    return { port, config, proc, base: `http://127.0.0.1:${port}` };
+}
+
+export function consoleUrl(config, instance) {
+    return execFileSync(portholeBin, ['console', 'url', '-c', config, instance], { encoding: 'utf8' }).trim();
+}
+
+export async function launchBrowser(res) {
+    const browser = await chromium.launch({
+        executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    res.add(() => browser.close());
+    return browser;
+}
+
+// Opens a console URL and waits for the page's state to become `state`.
+export async function openConsole(browser, url, state = 'connected') {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(url);
+    try {
+        await page.waitForSelector(`body[data-state="${state}"]`, { timeout: 20000 });
+    } catch (e) {
+        const status = await page.textContent('#status').catch(() => '?');
+        throw new Error(`console never reached "${state}" (status: ${status}; page errors: ${errors.join('; ')})`);
+    }
+    return page;
+}
+
+// Keeps a copy of the noVNC canvas's pixels in the page under `name`; returns its size.
+export function snapshot(page, name) {
+    return page.evaluate((name) => {
+        const c = document.querySelector('#screen canvas');
+        const img = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+        window.__snaps = window.__snaps || {};
+        window.__snaps[name] = img;
+        return { width: c.width, height: c.height };
+    }, name);
+}
+
+// Pixels that differ between two snapshots inside a framebuffer rectangle.
+export function changedPixels(page, a, b, rect) {
+    return page.evaluate(({ a, b, rect }) => {
+        const A = window.__snaps[a], B = window.__snaps[b];
+        let n = 0;
+        for (let y = rect.y; y < Math.min(rect.y + rect.h, A.height); y++) {
+            for (let x = rect.x; x < Math.min(rect.x + rect.w, A.width); x++) {
+                const i = (y * A.width + x) * 4;
+                if (A.data[i] !== B.data[i] || A.data[i + 1] !== B.data[i + 1] || A.data[i + 2] !== B.data[i + 2]) n++;
+            }
+        }
+        return n;
+    }, { a, b, rect });
+}
+
+// Distinct colours in a snapshot (sampled), to tell a drawn screen from a blank one.
+export function distinctColours(page, name) {
+    return page.evaluate((name) => {
+        const S = window.__snaps[name];
+        const seen = new Set();
+        for (let i = 0; i < S.data.length; i += 4 * 97) seen.add((S.data[i] << 16) | (S.data[i + 1] << 8) | S.data[i + 2]);
+        return seen.size;
+    }, name);
+}
+
+// Clicks the canvas at framebuffer coordinates (the canvas may be scaled to the window).
+export async function clickFramebuffer(page, fx, fy) {
+    const box = await page.evaluate(() => {
+        const c = document.querySelector('#screen canvas');
+        const r = c.getBoundingClientRect();
+        return { left: r.left, top: r.top, sx: r.width / c.width, sy: r.height / c.height };
+    });
+    await page.mouse.click(box.left + fx * box.sx, box.top + fy * box.sy);
+}
+
+export async function screenshot(page, name) {
+    await page.screenshot({ path: path.join(artifacts, `${name}.png`) });
+}
