@@ -172,12 +172,15 @@ impl Config {
         let mut uuids = std::collections::HashSet::new();
         for (i, t) in self.targets.iter().enumerate() {
             let at = format!("[[targets]] #{} ({:?})", i + 1, t.name);
+            let mut named = false;
             if t.name.trim().is_empty() {
                 p.push(format!("{at}: name must not be empty"));
             } else if Uuid::parse_str(&t.name).is_ok() {
                 p.push(format!("{at}: name must not be a UUID"));
             } else if !names.insert(t.name.as_str()) {
                 p.push(format!("{at}: another target has the same name"));
+            } else {
+                named = true;
             }
             if t.host.trim().is_empty() {
                 p.push(format!("{at}: host must not be empty"));
@@ -186,7 +189,7 @@ impl Config {
                 p.push(format!("{at}: port must be 1-65535"));
             }
             let uuid = t.uuid.unwrap_or_else(|| porthole_gateway::inventory::target_uuid(&t.name));
-            if !uuids.insert(uuid) {
+            if !uuids.insert(uuid) && (named || t.uuid.is_some()) {
                 p.push(format!("{at}: uuid {uuid} is used by another target"));
             }
         }
