@@ -13,8 +13,12 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 use crate::sessions::PolicyClose;
 
-/// Bytes read from the VNC server per WebSocket message, at most.
-pub const READ_CHUNK: usize = 64 * 1024;
+/// Bytes read from the VNC server per WebSocket message, at most. Large frames cost less CPU per
+/// byte (measured: 0.45 → 0.40 CPU s/GB from 64 KiB to 256 KiB, bench/quick.sh).
+pub const READ_CHUNK: usize = 256 * 1024;
+/// The read buffer starts this small, so an idle session holds little memory, and doubles while
+/// reads fill it, up to [`READ_CHUNK`].
+pub const FIRST_READ_CHUNK: usize = 4 * 1024;
 
 /// WebSocket close codes the proxy sends.
 pub mod close_code {
@@ -74,10 +78,9 @@ where
     let idle_timer = tokio::time::sleep(idle_limit.min(Duration::from_secs(86400 * 365)));
     tokio::pin!(idle_timer);
     let mut buf = BytesMut::new();
+    let mut chunk = FIRST_READ_CHUNK;
     loop {
-        if buf.capacity() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
-        }
+        buf.reserve(chunk);
         tokio::select! {
             msg = ws.next() => {
                 let data = match msg {
@@ -96,7 +99,10 @@ where
             }
             n = tcp.read_buf(&mut buf) => match n {
                 Ok(0) => return RelayEnd::UpstreamClosed,
-                Ok(_) => {
+                Ok(n) => {
+                    if n >= chunk {
+                        chunk = (chunk * 2).min(READ_CHUNK);
+                    }
                     if let Err(e) = ws.send(Message::Binary(buf.split().freeze())).await {
                         return RelayEnd::DownstreamError(e.to_string());
                     }

@@ -18,6 +18,9 @@ use std::net::SocketAddr;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{info, warn, Instrument as _};
 
+/// tungstenite's read buffer per session (its default is 128 KiB, allocated up front).
+const BROWSER_READ_BUFFER: usize = 8 * 1024;
+
 /// Middleware: a request with `Upgrade: websocket`, on any path, is a console connection.
 pub(crate) async fn upgrade_or_next(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let is_ws = req.headers().get(UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
@@ -75,6 +78,8 @@ async fn websocket(state: AppState, req: Request) -> Response {
     let span = tracing::info_span!("session", peer = ?peer, instance = %info.instance_uuid,
         target = %format_args!("{}:{}", info.host, info.port), token_id = %token.hash().short());
     upgrade
+        // Browsers send little (input events): a small read buffer keeps idle sessions light.
+        .read_buffer_size(BROWSER_READ_BUFFER)
         .protocols(["binary"])
         .on_upgrade(move |socket| run_session(socket, info, state, permit).instrument(span))
 }

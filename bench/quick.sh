@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Quick side-by-side: direct TCP, websockify and Porthole in front of the same fake VNC server
+# (1920x1080 raw updates). Prints throughput, 1x1 round trips and each proxy's CPU seconds per GB.
+# Usage: bench/quick.sh [FRAMES] [PINGS]. Needs websockify (Debian package) on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+frames=${1:-60}; pings=${2:-3000}
+target=${CARGO_TARGET_DIR:-$PWD/target}
+cargo build -q --release -p porthole -p porthole-testkit --examples --bins
+work=$(mktemp -d); pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cpu_ticks() { awk '{print $14+$15+$16+$17}' "/proc/$1/stat"; }
+
+"$target/release/examples/fake_vnc" 1920 1080 > "$work/vnc.port" & pids+=($!)
+while [ ! -s "$work/vnc.port" ]; do sleep 0.1; done
+vnc=$(cat "$work/vnc.port")
+
+wsport=$(free_port)
+websockify 127.0.0.1:"$wsport" 127.0.0.1:"$vnc" > "$work/websockify.log" 2>&1 & wspid=$!; pids+=($wspid)
+
+pport=$(free_port)
+cat > "$work/p.toml" <<TOML
+[proxy]
+listen = "127.0.0.1:$pport"
+[consoleauth]
+store = "sqlite://$work/p.db"
+[[targets]]
+name = "bench"
+host = "127.0.0.1"
+port = $vnc
+TOML
+RUST_LOG=warn "$target/release/porthole" serve -c "$work/p.toml" & ppid=$!; pids+=($ppid)
+for p in $wsport $pport; do until (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; do sleep 0.1; done; done
+token=$("$target/release/porthole" console url -c "$work/p.toml" bench | sed 's/.*%3Ftoken%3D//')
+
+hz=$(getconf CLK_TCK)
+run() { # name url pid
+    local before after line
+    before=${3:+$(cpu_ticks "$3")}
+    line=$("$target/release/examples/rfb_throughput" "$2" "$frames" "$pings")
+    sleep 0.5
+    if [ -n "$3" ]; then
+        after=$(cpu_ticks "$3")
+        bytes=$(sed 's/.*bytes=\([0-9]*\).*/\1/' <<<"$line")
+        cpu=$(python3 -c "print(f'{($after-$before)/$hz/($bytes/1e9):.2f}')")
+    else cpu="-"; fi
+    printf '%-11s %s cpu_s_per_gb=%s\n' "$1" "$line" "$cpu"
+}
+echo "frames=$frames (1920x1080x32bpp raw) pings=$pings (1x1 updates)"
+run direct "tcp://127.0.0.1:$vnc" ""
+run websockify "ws://127.0.0.1:$wsport/" "$wspid"
+run porthole "ws://127.0.0.1:$pport/?token=$token" "$ppid"
