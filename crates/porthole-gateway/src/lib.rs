@@ -8,7 +8,7 @@
 //! - `ws`: the WebSocket endpoint (checks before the upgrade, then a session).
 //! - [`token_source`]: the token from the query or the `token` cookie.
 //! - [`origin`]: the Origin check.
-//! - [`inventory`]: instances and their VNC endpoints; static targets.
+//! - [`inventory`]: instances and their VNC endpoints (re-exported from `porthole-compute`).
 //! - [`sessions`]: live sessions by instance.
 //! - [`upstream`]: connecting to VNC servers.
 //! - [`relay`]: the WebSocket ⇄ TCP pump.
@@ -18,7 +18,10 @@
 
 pub mod app;
 pub mod demo;
-pub mod inventory;
+/// Instances and their VNC endpoints.
+pub mod inventory {
+    pub use porthole_compute::inventory::*;
+}
 pub mod origin;
 pub mod pages;
 pub mod relay;

@@ -54,7 +54,7 @@ async fn websocket(state: AppState, req: Request) -> Response {
             return refuse(StatusCode::SERVICE_UNAVAILABLE, "Token store unavailable");
         }
     };
-    if !state.inventory.endpoint_matches(&info).await {
+    if !state.inventory.endpoint_matches(info.instance_uuid, &info.host, info.port).await {
         warn!(?peer, instance = %info.instance_uuid, "console refused: endpoint no longer belongs to the instance");
         return refuse(StatusCode::UNAUTHORIZED, "Invalid or expired token");
     }

@@ -32,6 +32,22 @@ pub enum Command {
     /// Console URLs.
     #[command(subcommand)]
     Console(ConsoleCommand),
+    /// Every instance (libvirt domains and static targets), its state and VNC endpoint, like
+    /// `virsh list --all` across nodes; EXPOSED marks VNC servers listening beyond loopback.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where an instance's VNC server listens, exactly as `virsh vncdisplay` prints it.
+    Vncdisplay {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Instance name or UUID.
+        instance: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

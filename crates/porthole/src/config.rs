@@ -23,7 +23,23 @@ pub struct Config {
     pub proxy: Proxy,
     pub vnc: Vnc,
     pub consoleauth: ConsoleAuth,
+    pub nodes: Vec<Node>,
     pub targets: Vec<Target>,
+}
+
+/// `[[nodes]]`: a libvirt hypervisor.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    pub name: String,
+    pub libvirt_uri: String,
+    /// Address the proxy uses to reach this node's VNC servers (Nova's server_proxyclient_address).
+    #[serde(default = "default_proxyclient_address")]
+    pub proxyclient_address: String,
+}
+
+fn default_proxyclient_address() -> String {
+    "127.0.0.1".to_owned()
 }
 
 /// `[proxy]`: the listener (nova-novncproxy).
@@ -164,7 +180,38 @@ impl Config {
             p.push(format!("[consoleauth] store = {:?}: expected sqlite://PATH", porthole_tokens::store::redact(store)));
         }
         self.target_problems(&mut p);
+        self.node_problems(&mut p);
         p
+    }
+
+    fn node_problems(&self, p: &mut Vec<String>) {
+        let mut names = std::collections::HashSet::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            let at = format!("[[nodes]] #{} ({:?})", i + 1, n.name);
+            if n.name.trim().is_empty() {
+                p.push(format!("{at}: name must not be empty"));
+            } else if !names.insert(n.name.as_str()) {
+                p.push(format!("{at}: another node has the same name"));
+            }
+            if !n.libvirt_uri.contains(':') {
+                p.push(format!("{at}: libvirt_uri {:?} is not a libvirt URI such as \"qemu:///system\"", n.libvirt_uri));
+            }
+            if n.proxyclient_address.trim().is_empty() {
+                p.push(format!("{at}: proxyclient_address must not be empty"));
+            }
+        }
+    }
+
+    /// The libvirt nodes, as the compute role takes them.
+    pub fn node_configs(&self) -> Vec<porthole_compute::libvirt::NodeConfig> {
+        self.nodes
+            .iter()
+            .map(|n| porthole_compute::libvirt::NodeConfig {
+                name: n.name.clone(),
+                libvirt_uri: n.libvirt_uri.clone(),
+                proxyclient_address: n.proxyclient_address.clone(),
+            })
+            .collect()
     }
 
     fn target_problems(&self, p: &mut Vec<String>) {

@@ -1,10 +1,12 @@
 //! What each command does, on top of the library crates.
 
+mod instances;
+
 use crate::cli::{Command, ConfigArg, ConsoleCommand};
 use crate::config::Config;
 use anyhow::Context as _;
+use porthole_compute::{Compute, Endpoint, Inventory as _, StaticTargets};
 use porthole_gateway::demo::DemoServer;
-use porthole_gateway::inventory::{Endpoint, Inventory as _, StaticTargets};
 use porthole_gateway::{AppState, Settings};
 use porthole_tokens::auth::{ConsoleTarget, DEFAULT_PURGE_INTERVAL};
 use porthole_tokens::{open_store, Clock, ConsoleAuth};
@@ -21,6 +23,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { config, demo } => serve(load(&config)?, demo).await?,
         Command::Console(ConsoleCommand::Url { config, instance, ttl }) => console_url(load(&config)?, &instance, ttl).await?,
+        Command::List { config, json } => return instances::list(&compute(&load(&config)?), json).await,
+        Command::Vncdisplay { config, instance } => instances::vncdisplay(&compute(&load(&config)?), &instance).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -32,10 +36,12 @@ fn load(arg: &ConfigArg) -> anyhow::Result<Config> {
     }
 }
 
-fn targets(config: &Config) -> StaticTargets {
-    StaticTargets::new(config.targets.iter().map(|t| {
+/// The libvirt nodes and static targets of the configuration.
+fn compute(config: &Config) -> Compute {
+    let targets = StaticTargets::new(config.targets.iter().map(|t| {
         (t.name.clone(), t.uuid, Endpoint { host: t.host.clone(), port: t.port })
-    }))
+    }));
+    Compute::new(config.node_configs(), targets)
 }
 
 async fn open_auth(config: &Config) -> anyhow::Result<ConsoleAuth> {
@@ -59,11 +65,8 @@ fn base_url(config: &Config, listen: SocketAddr) -> String {
 }
 
 async fn console_url(config: Config, instance: &str, ttl: Option<u64>) -> anyhow::Result<()> {
-    let inventory = targets(&config);
-    let found = inventory.find(instance).await?;
-    let Some(ep) = found.vnc else {
-        anyhow::bail!("instance {:?} has no VNC console", found.name);
-    };
+    let found = compute(&config).find(instance).await?;
+    let ep = instances::console_endpoint(&found)?;
     let auth = open_auth(&config).await?;
     let ttl = Duration::from_secs(ttl.unwrap_or(config.consoleauth.token_ttl));
     let target = ConsoleTarget { instance_uuid: found.uuid, host: ep.host, port: ep.port };
@@ -75,11 +78,11 @@ async fn console_url(config: Config, instance: &str, ttl: Option<u64>) -> anyhow
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let listen = config.listen()?;
     let auth = open_auth(&config).await?;
-    let mut inventory = targets(&config);
+    let mut inventory = compute(&config);
     let demo_server = match demo {
         true => {
             let d = DemoServer::start(SocketAddr::from(([127, 0, 0, 1], 0))).await.context("starting the demo VNC server")?;
-            inventory.push("demo", Endpoint { host: "127.0.0.1".into(), port: d.local_addr().port() });
+            inventory.targets_mut().push("demo", Endpoint { host: "127.0.0.1".into(), port: d.local_addr().port() });
             Some(d)
         }
         false => None,
@@ -89,7 +92,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let base = base_url(&config, bound);
     let state = AppState::new(settings(&config), auth.clone(), Arc::new(inventory));
     tokio::spawn(auth.clone().run_purger(DEFAULT_PURGE_INTERVAL));
-    info!(listen = %bound, targets = config.targets.len(), "porthole is serving consoles");
+    info!(listen = %bound, nodes = config.nodes.len(), targets = config.targets.len(), "porthole is serving consoles");
     if let Some(d) = &demo_server {
         let target = ConsoleTarget { instance_uuid: porthole_gateway::inventory::target_uuid("demo"), host: "127.0.0.1".into(), port: d.local_addr().port() };
         let minted = auth.authorize(&target, &base, Duration::from_secs(config.consoleauth.token_ttl)).await?;

@@ -1,17 +1,18 @@
 //! Instances the proxy can open consoles for: the [`Inventory`] trait and the static `[[targets]]`.
 //!
-//! The libvirt driver will be another implementation; the proxy only asks for an instance and
-//! re-checks, at connect time, that a token's endpoint still belongs to its instance (CVE-2013-0335).
+//! The proxy only asks for an instance and re-checks, at connect time, that a token's endpoint
+//! still belongs to its instance (CVE-2013-0335).
 
+use crate::domain_xml::VncGraphics;
 use async_trait::async_trait;
-use porthole_tokens::ConnectInfo;
+use serde::Serialize;
 use uuid::Uuid;
 
 /// Namespace for the stable UUIDs of static targets (UUIDv5 of the target's name).
 pub const TARGET_NAMESPACE: Uuid = Uuid::from_u128(0x8d1b_6a50_3c2e_4b8f_9a0e_5f1c_7d2e_4a61);
 
 /// A VNC endpoint as the proxy reaches it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Endpoint {
     /// Host name or address.
     pub host: String,
@@ -22,14 +23,27 @@ pub struct Endpoint {
 /// One instance: a VM or a static target.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Instance {
-    /// Stable id.
+    /// Stable id: the domain UUID, or the target's.
     pub uuid: Uuid,
-    /// Name, unique within the inventory.
+    /// Name, unique within a node.
     pub name: String,
+    /// The libvirt node, `None` for a static target.
+    pub node: Option<String>,
     /// State as `virsh list` shows it; static targets are `running`.
     pub state: String,
-    /// Where its VNC server is, if it has one now.
+    /// Where the proxy reaches its VNC server now, if it can.
     pub vnc: Option<Endpoint>,
+    /// The domain's VNC graphics as its live XML says (libvirt instances only).
+    pub graphics: Option<VncGraphics>,
+}
+
+/// Every instance, and the nodes that could not be asked.
+#[derive(Clone, Debug, Default)]
+pub struct Survey {
+    /// Instances of the reachable nodes and the static targets.
+    pub instances: Vec<Instance>,
+    /// `(node, error)` for each node that failed.
+    pub unreachable: Vec<(String, String)>,
 }
 
 /// Why an instance could not be found.
@@ -39,6 +53,14 @@ pub enum LookupError {
     /// No instance has that name or UUID.
     #[error("no instance named {0:?}")]
     NotFound(String),
+    /// Not found, and some nodes could not be asked.
+    #[error("no instance named {key:?} on the reachable nodes; {unreachable}")]
+    NotFoundSomeUnreachable {
+        /// What was looked for.
+        key: String,
+        /// Which nodes failed, and why.
+        unreachable: String,
+    },
     /// The name matches several instances; use the UUID.
     #[error("{0:?} names several instances; use the UUID")]
     Ambiguous(String),
@@ -47,12 +69,17 @@ pub enum LookupError {
 /// The instances known to this process.
 #[async_trait]
 pub trait Inventory: Send + Sync + 'static {
-    /// Every instance.
-    async fn instances(&self) -> Vec<Instance>;
+    /// Every instance, and which nodes failed.
+    async fn survey(&self) -> Survey;
+
+    /// Every instance that could be listed.
+    async fn instances(&self) -> Vec<Instance> {
+        self.survey().await.instances
+    }
 
     /// The instance with that UUID or name.
     async fn find(&self, key: &str) -> Result<Instance, LookupError> {
-        let all = self.instances().await;
+        let Survey { instances: all, unreachable } = self.survey().await;
         if let Ok(uuid) = Uuid::parse_str(key) {
             if let Some(i) = all.iter().find(|i| i.uuid == uuid) {
                 return Ok(i.clone());
@@ -62,15 +89,19 @@ pub trait Inventory: Send + Sync + 'static {
         match (named.next(), named.next()) {
             (Some(i), None) => Ok(i),
             (Some(_), Some(_)) => Err(LookupError::Ambiguous(key.to_owned())),
-            _ => Err(LookupError::NotFound(key.to_owned())),
+            _ if unreachable.is_empty() => Err(LookupError::NotFound(key.to_owned())),
+            _ => Err(LookupError::NotFoundSomeUnreachable {
+                key: key.to_owned(),
+                unreachable: unreachable.iter().map(|(n, e)| format!("node {n:?}: {e}")).collect::<Vec<_>>().join("; "),
+            }),
         }
     }
 
-    /// Whether a token's endpoint is still its instance's current VNC endpoint.
-    async fn endpoint_matches(&self, info: &ConnectInfo) -> bool {
+    /// Whether `host:port` is still the current VNC endpoint of `instance` (re-checked at
+    /// connect time against the live domain, CVE-2013-0335).
+    async fn endpoint_matches(&self, instance: Uuid, host: &str, port: u16) -> bool {
         self.instances().await.iter().any(|i| {
-            i.uuid == info.instance_uuid
-                && i.vnc.as_ref().is_some_and(|e| e.host == info.host && e.port == info.port)
+            i.uuid == instance && i.vnc.as_ref().is_some_and(|e| e.host == host && e.port == port)
         })
     }
 }
@@ -89,8 +120,10 @@ impl StaticTargets {
             .map(|(name, uuid, ep)| Instance {
                 uuid: uuid.unwrap_or_else(|| target_uuid(&name)),
                 name,
+                node: None,
                 state: "running".to_owned(),
                 vnc: Some(ep),
+                graphics: None,
             })
             .collect();
         StaticTargets { targets }
@@ -98,7 +131,8 @@ impl StaticTargets {
 
     /// Adds one target (the demo server registers itself this way).
     pub fn push(&mut self, name: &str, ep: Endpoint) {
-        self.targets.push(Instance { uuid: target_uuid(name), name: name.to_owned(), state: "running".into(), vnc: Some(ep) });
+        let (uuid, name, state) = (target_uuid(name), name.to_owned(), "running".to_owned());
+        self.targets.push(Instance { uuid, name, node: None, state, vnc: Some(ep), graphics: None });
     }
 }
 
@@ -109,8 +143,8 @@ pub fn target_uuid(name: &str) -> Uuid {
 
 #[async_trait]
 impl Inventory for StaticTargets {
-    async fn instances(&self) -> Vec<Instance> {
-        self.targets.clone()
+    async fn survey(&self) -> Survey {
+        Survey { instances: self.targets.clone(), unreachable: Vec::new() }
     }
 }
 
@@ -144,20 +178,9 @@ mod tests {
     #[tokio::test]
     async fn endpoint_recheck() {
         let inv = inv();
-        let mut info = ConnectInfo {
-            instance_uuid: target_uuid("a"),
-            console_type: "novnc".into(),
-            host: "127.0.0.1".into(),
-            port: 5901,
-            internal_access_path: None,
-            access_url_base: String::new(),
-            expires: 0,
-        };
-        assert!(inv.endpoint_matches(&info).await);
-        info.port = 5900; // the port now belongs to another instance
-        assert!(!inv.endpoint_matches(&info).await);
-        info.instance_uuid = Uuid::nil();
-        info.host = "10.0.0.2".into();
-        assert!(inv.endpoint_matches(&info).await);
+        assert!(inv.endpoint_matches(target_uuid("a"), "127.0.0.1", 5901).await);
+        // The port now belongs to another instance.
+        assert!(!inv.endpoint_matches(target_uuid("a"), "127.0.0.1", 5900).await);
+        assert!(inv.endpoint_matches(Uuid::nil(), "10.0.0.2", 5900).await);
     }
 }

@@ -1,0 +1,65 @@
+//! [`Compute`]: the libvirt nodes and the static targets behind one [`Inventory`]. Nodes are asked
+//! concurrently; a node that fails is listed in [`Survey::unreachable`] and the rest keep working.
+
+use crate::inventory::{Instance, Inventory, StaticTargets, Survey};
+use crate::libvirt::{LibvirtNode, NodeConfig};
+use async_trait::async_trait;
+use uuid::Uuid;
+
+/// Every instance this process knows.
+#[derive(Clone, Default)]
+pub struct Compute {
+    nodes: Vec<LibvirtNode>,
+    targets: StaticTargets,
+}
+
+impl Compute {
+    /// Nodes and targets.
+    pub fn new(nodes: impl IntoIterator<Item = NodeConfig>, targets: StaticTargets) -> Self {
+        Compute { nodes: nodes.into_iter().map(LibvirtNode::new).collect(), targets }
+    }
+
+    /// The static targets (the demo server adds itself there).
+    pub fn targets_mut(&mut self) -> &mut StaticTargets {
+        &mut self.targets
+    }
+}
+
+#[async_trait]
+impl Inventory for Compute {
+    async fn survey(&self) -> Survey {
+        let mut survey = self.targets.survey().await;
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let node = node.clone();
+            tasks.spawn(async move { (i, node.config().name.clone(), node.instances().await) });
+        }
+        let mut per_node: Vec<(usize, Vec<Instance>)> = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((i, _, Ok(list))) => per_node.push((i, list)),
+                Ok((_, name, Err(e))) => survey.unreachable.push((name, e.to_string())),
+                Err(e) => survey.unreachable.push(("?".into(), e.to_string())),
+            }
+        }
+        per_node.sort_by_key(|(i, _)| *i);
+        let nodes: Vec<Instance> = per_node.into_iter().flat_map(|(_, l)| l).collect();
+        survey.instances.splice(0..0, nodes);
+        survey.unreachable.sort();
+        survey
+    }
+
+    async fn endpoint_matches(&self, instance: Uuid, host: &str, port: u16) -> bool {
+        if self.targets.endpoint_matches(instance, host, port).await {
+            return true;
+        }
+        for node in &self.nodes {
+            match node.instance(instance).await {
+                Ok(Some(i)) => return i.vnc.is_some_and(|e| e.host == host && e.port == port),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(node = %node.config().name, cause = %e, "endpoint re-check failed"),
+            }
+        }
+        false
+    }
+}

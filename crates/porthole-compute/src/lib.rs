@@ -1,0 +1,21 @@
+//! The compute role of Porthole: which instances exist and where their VNC servers are, on
+//! libvirt nodes (through libvirt's own API, the `virt` crate) and as static targets.
+//!
+//! # Layout
+//! - [`inventory`]: [`Instance`], [`Endpoint`], the [`Inventory`] trait, static targets.
+//! - [`domain_xml`]: `<graphics type='vnc'>` from domain XML.
+//! - [`libvirt`]: a libvirt node.
+//! - [`compute`]: [`Compute`], every node and target behind one [`Inventory`].
+//! - [`error`]: the crate's error type.
+
+#![warn(missing_docs)]
+
+pub mod compute;
+pub mod domain_xml;
+pub mod error;
+pub mod inventory;
+pub mod libvirt;
+
+pub use compute::Compute;
+pub use error::{Error, Result};
+pub use inventory::{Endpoint, Instance, Inventory, LookupError, StaticTargets, Survey};

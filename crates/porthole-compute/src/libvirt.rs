@@ -1,0 +1,167 @@
+//! A libvirt node: lists its domains with their state and live VNC graphics, and re-checks a
+//! domain's console port. libvirt's API blocks, so every call runs on tokio's blocking pool with a
+//! time limit; a node that fails is reported, never fatal to the others.
+
+use crate::domain_xml::{parse_vnc_graphics, Listen, VncGraphics};
+use crate::inventory::{Endpoint, Instance};
+use crate::{Error, Result};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use uuid::Uuid;
+use virt::connect::Connect;
+use virt::domain::{Domain, DomainState};
+use virt::enumutil::Enum;
+
+/// Time allowed for one libvirt call (a remote node that hangs must not hang the proxy).
+pub const LIBVIRT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a node is configured (`[[nodes]]`).
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Name shown in listings.
+    pub name: String,
+    /// libvirt URI: `qemu:///system`, `qemu+tcp://host/system`, `qemu+ssh://…`, `qemu+tls://…`.
+    pub libvirt_uri: String,
+    /// Address the proxy uses to reach this node's VNC servers (Nova's server_proxyclient_address).
+    pub proxyclient_address: String,
+}
+
+/// A libvirt node with a lazily opened, re-opened-on-failure connection.
+#[derive(Clone)]
+pub struct LibvirtNode {
+    cfg: Arc<NodeConfig>,
+    /// The open connection, if any; a std mutex because it is only used on blocking threads.
+    conn: Arc<Mutex<Option<Connect>>>,
+}
+
+/// XML with the VNC password (libvirt's VIR_DOMAIN_XML_SECURE).
+const XML_SECURE: u32 = 1;
+
+impl LibvirtNode {
+    /// A node; nothing is opened until first used.
+    pub fn new(cfg: NodeConfig) -> Self {
+        // libvirt's default error handler prints every error on stderr; ours are reported instead.
+        static QUIET: std::sync::Once = std::sync::Once::new();
+        QUIET.call_once(virt::error::clear_error_callback);
+        LibvirtNode { cfg: Arc::new(cfg), conn: Arc::new(Mutex::new(None)) }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &NodeConfig {
+        &self.cfg
+    }
+
+    /// Every domain of the node, running or not.
+    pub async fn instances(&self) -> Result<Vec<Instance>> {
+        let cfg = self.cfg.clone();
+        self.call(move |conn| {
+            let mut out = Vec::new();
+            for d in conn.list_all_domains(0)? {
+                match describe(&cfg, &d) {
+                    Ok(i) => out.push(i),
+                    // Undefined between listing and reading it: it is gone, not an error.
+                    Err(CallError::Virt(e)) if is_no_domain(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The current instance for a UUID, if this node has it.
+    pub async fn instance(&self, uuid: Uuid) -> Result<Option<Instance>> {
+        let cfg = self.cfg.clone();
+        self.call(move |conn| match conn.lookup_domain_by_uuid_string(&uuid.to_string()) {
+            Ok(d) => describe(&cfg, &d).map(Some),
+            Err(e) if is_no_domain(&e) => Ok(None),
+            Err(e) => Err(e.into()),
+        })
+        .await
+    }
+
+    async fn call<T: Send + 'static>(&self, f: impl FnOnce(&Connect) -> Result<T, CallError> + Send + 'static) -> Result<T> {
+        let (conn, uri) = (self.conn.clone(), self.cfg.libvirt_uri.clone());
+        let task = tokio::task::spawn_blocking(move || {
+            let mut slot = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            if slot.is_none() {
+                *slot = Some(Connect::open(Some(&uri)).map_err(|e| libvirt_error(&uri, &e))?);
+            }
+            let Some(c) = slot.as_ref() else { return Err(Error::Libvirt { uri, message: "not connected".into() }) };
+            let result = f(c);
+            if let Err(CallError::Virt(_)) = &result {
+                if !c.is_alive().unwrap_or(false) {
+                    *slot = None; // re-open next time
+                }
+            }
+            result.map_err(|e| match e {
+                CallError::Virt(v) => libvirt_error(&uri, &v),
+                CallError::Other(o) => o,
+            })
+        });
+        let uri = &self.cfg.libvirt_uri;
+        match tokio::time::timeout(LIBVIRT_TIMEOUT, task).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(join)) => Err(Error::Libvirt { uri: uri.clone(), message: join.to_string() }),
+            Err(_) => Err(Error::Timeout { uri: uri.clone(), secs: LIBVIRT_TIMEOUT.as_secs() }),
+        }
+    }
+}
+
+/// An error inside a blocking libvirt call.
+enum CallError {
+    Virt(virt::error::Error),
+    Other(Error),
+}
+
+impl From<virt::error::Error> for CallError {
+    fn from(e: virt::error::Error) -> Self {
+        CallError::Virt(e)
+    }
+}
+
+impl From<Error> for CallError {
+    fn from(e: Error) -> Self {
+        CallError::Other(e)
+    }
+}
+
+fn is_no_domain(e: &virt::error::Error) -> bool {
+    e.code() == Enum::Known(virt::error::ErrorNumber::NoDomain)
+}
+
+fn libvirt_error(uri: &str, e: &virt::error::Error) -> Error {
+    Error::Libvirt { uri: uri.to_owned(), message: e.message().to_owned() }
+}
+
+fn describe(cfg: &NodeConfig, d: &Domain) -> Result<Instance, CallError> {
+    let name = d.name()?;
+    let uuid = d.uuid()?;
+    let (state, _) = d.state()?;
+    let xml = d.xml_desc(XML_SECURE)?;
+    let graphics = parse_vnc_graphics(&xml)?;
+    let running = matches!(state, Enum::Known(DomainState::Running | DomainState::Blocked | DomainState::Paused));
+    let vnc = graphics.as_ref().filter(|_| running).and_then(|g| tcp_endpoint(cfg, g));
+    Ok(Instance { uuid, name, node: Some(cfg.name.clone()), state: state_name(&state).to_owned(), vnc, graphics })
+}
+
+fn tcp_endpoint(cfg: &NodeConfig, g: &VncGraphics) -> Option<Endpoint> {
+    let tcp = matches!(g.listen, Listen::Address(_) | Listen::Network { .. } | Listen::Default);
+    let port = g.port.filter(|_| tcp)?;
+    Some(Endpoint { host: cfg.proxyclient_address.clone(), port })
+}
+
+/// The state as `virsh list` prints it.
+fn state_name(state: &Enum<DomainState, u32>) -> &'static str {
+    match state {
+        Enum::Known(DomainState::NoState) => "no state",
+        Enum::Known(DomainState::Running) => "running",
+        Enum::Known(DomainState::Blocked) => "idle",
+        Enum::Known(DomainState::Paused) => "paused",
+        Enum::Known(DomainState::Shutdown) => "in shutdown",
+        Enum::Known(DomainState::Shutoff) => "shut off",
+        Enum::Known(DomainState::Crashed) => "crashed",
+        Enum::Known(DomainState::PMSuspended) => "pmsuspended",
+        Enum::Unknown(_) => "unknown",
+    }
+}

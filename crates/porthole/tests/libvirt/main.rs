@@ -1,0 +1,121 @@
+//! End to end on a real libvirtd and QEMU (TCG): list, vncdisplay, console URLs for domains by
+//! name and UUID relaying the domain's VNC server, refused consoles, a second node over qemu+tcp.
+//! Runs when `PORTHOLE_E2E_LIBVIRT=1` (the README's test command starts libvirtd and sets it).
+
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+
+use harness::{console, enabled, framebuffer, virsh_ok, Config, Domain};
+use porthole_testkit::RfbClient;
+use std::time::Duration;
+
+const VNC_LOOPBACK: &str = "<graphics type='vnc' autoport='yes' listen='127.0.0.1'/>";
+
+/// Reads the framebuffer through Porthole and directly from QEMU until both agree (the SeaBIOS
+/// text cursor blinks), and returns it.
+async fn same_screen_through_porthole_and_direct(ws_url: &str, port: u16) -> Vec<u8> {
+    let mut proxied = console(ws_url).await;
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut direct = RfbClient::handshake(tcp).await.unwrap();
+    assert_eq!(
+        (proxied.server_init.width, proxied.server_init.height),
+        (direct.server_init.width, direct.server_init.height)
+    );
+    let mut last = (Vec::new(), Vec::new());
+    for _ in 0..20 {
+        let (a, b) = tokio::join!(framebuffer(&mut proxied), framebuffer(&mut direct));
+        if a == b && a.iter().any(|&p| p != 0) {
+            return a;
+        }
+        last = (a, b);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let differ = last.0.iter().zip(&last.1).filter(|(x, y)| x != y).count();
+    panic!("framebuffers through Porthole and direct never matched ({differ} bytes differ)");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn running_domain_is_listed_and_its_console_relays() {
+    if !enabled() {
+        return;
+    }
+    let dom = Domain::start("relay", VNC_LOOPBACK);
+    let cfg = Config::local_node();
+
+    let list: serde_json::Value = serde_json::from_str(&cfg.run_ok(&["list", "--json"])).unwrap();
+    let row = list["instances"].as_array().unwrap().iter().find(|r| r["name"] == dom.name.as_str()).unwrap().clone();
+    assert_eq!(row["uuid"], dom.uuid.as_str());
+    assert_eq!(row["state"], "running");
+    assert_eq!(row["node"], "local");
+    assert_eq!(row["vnc_port"], dom.vnc_port());
+    assert_eq!(row["exposed"], false);
+    let table = cfg.run_ok(&["list"]);
+    assert!(table.lines().any(|l| l.contains(&dom.name) && l.contains("running")), "{table}");
+
+    assert_eq!(cfg.run_ok(&["vncdisplay", &dom.name]), virsh_ok(&["vncdisplay", &dom.name]));
+    assert_eq!(cfg.run_ok(&["vncdisplay", &dom.uuid]), virsh_ok(&["vncdisplay", &dom.name]));
+
+    let server = cfg.serve();
+    // Give SeaBIOS a moment to draw its screen.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for key in [&dom.name, &dom.uuid] {
+        let url = cfg.run_ok(&["console", "url", key]);
+        assert!(url.starts_with(&format!("http://127.0.0.1:{}/vnc_lite.html?path=%3Ftoken%3D", cfg.port)), "{url}");
+        same_screen_through_porthole_and_direct(&server.ws_url(&url), dom.vnc_port()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shut_off_domain_and_domain_without_vnc_get_no_token() {
+    if !enabled() {
+        return;
+    }
+    let off = Domain::define("off", VNC_LOOPBACK);
+    let novnc = Domain::start("novnc", "");
+    let cfg = Config::local_node();
+    let out = cfg.run(&["console", "url", &off.name]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("shut off") && err.lines().count() == 1, "{err}");
+    assert!(out.stdout.is_empty());
+    let out = cfg.run(&["console", "url", &novnc.name]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no VNC graphics"));
+    let out = cfg.run(&["vncdisplay", &off.name]);
+    assert!(!out.status.success());
+    // Nothing was minted: the store has no token for either.
+    let list: serde_json::Value = serde_json::from_str(&cfg.run_ok(&["list", "--json"])).unwrap();
+    let state = list["instances"].as_array().unwrap().iter().find(|r| r["name"] == off.name.as_str()).unwrap()["state"].clone();
+    assert_eq!(state, "shut off");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn second_node_over_qemu_tcp_and_an_unreachable_node() {
+    if !enabled() {
+        return;
+    }
+    let dom = Domain::start("tcp", VNC_LOOPBACK);
+    let dead = harness::free_port();
+    let cfg = Config::new(&format!(
+        "[[nodes]]\nname = \"remote\"\nlibvirt_uri = \"qemu+tcp://127.0.0.1/system\"\n\
+         [[nodes]]\nname = \"gone\"\nlibvirt_uri = \"qemu+tcp://127.0.0.1:{dead}/system\"\n\
+         [[targets]]\nname = \"lab\"\nhost = \"127.0.0.1\"\nport = 5999\n"
+    ));
+    let out = cfg.run(&["list", "--json"]);
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = list["instances"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&dom.name.as_str()) && names.contains(&"lab"), "{names:?}");
+    assert_eq!(list["unreachable"][0]["node"], "gone");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"gone\" unreachable"));
+
+    let server = cfg.serve();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let url = cfg.run_ok(&["console", "url", &dom.name]);
+    same_screen_through_porthole_and_direct(&server.ws_url(&url), dom.vnc_port()).await;
+    // An instance that only the dead node could have had: a clear error naming the node.
+    let out = cfg.run(&["console", "url", "ph-nowhere"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("gone") && err.lines().count() == 1, "{err}");
+}
