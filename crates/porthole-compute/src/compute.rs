@@ -19,6 +19,14 @@ impl Compute {
         Compute { nodes: nodes.into_iter().map(LibvirtNode::new).collect(), targets }
     }
 
+    /// Watches every node's domains; each one that stops, crashes or is undefined is sent to `tx`.
+    pub fn watch_lifecycle(&self, tx: tokio::sync::mpsc::UnboundedSender<crate::events::DomainGone>) -> std::io::Result<()> {
+        for node in &self.nodes {
+            crate::events::spawn_watcher(node.config().clone(), tx.clone())?;
+        }
+        Ok(())
+    }
+
     /// The static targets (the demo server adds itself there).
     pub fn targets_mut(&mut self) -> &mut StaticTargets {
         &mut self.targets
@@ -47,6 +55,10 @@ impl Inventory for Compute {
         survey.instances.splice(0..0, nodes);
         survey.unreachable.sort();
         survey
+    }
+
+    async fn managed(&self, instance: Uuid) -> bool {
+        !self.nodes.is_empty() && !self.targets.instances().await.iter().any(|t| t.uuid == instance)
     }
 
     async fn endpoint_matches(&self, instance: Uuid, host: &str, port: u16) -> bool {

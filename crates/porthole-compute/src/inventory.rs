@@ -97,6 +97,11 @@ pub trait Inventory: Send + Sync + 'static {
         }
     }
 
+    /// Whether the instance is a VM whose life libvirt reports (not a static target).
+    async fn managed(&self, _instance: Uuid) -> bool {
+        false
+    }
+
     /// Whether `host:port` is still the current VNC endpoint of `instance` (re-checked at
     /// connect time against the live domain, CVE-2013-0335).
     async fn endpoint_matches(&self, instance: Uuid, host: &str, port: u16) -> bool {

@@ -6,6 +6,7 @@
 //! - [`domain_xml`]: `<graphics type='vnc'>` from domain XML.
 //! - [`libvirt`]: a libvirt node.
 //! - [`compute`]: [`Compute`], every node and target behind one [`Inventory`].
+//! - [`events`]: domain lifecycle events (or polling) per node.
 //! - [`error`]: the crate's error type.
 
 #![warn(missing_docs)]
@@ -13,6 +14,7 @@
 pub mod compute;
 pub mod domain_xml;
 pub mod error;
+pub mod events;
 pub mod inventory;
 pub mod libvirt;
 

@@ -43,6 +43,7 @@ impl LibvirtNode {
         // libvirt's default error handler prints every error on stderr; ours are reported instead.
         static QUIET: std::sync::Once = std::sync::Once::new();
         QUIET.call_once(virt::error::clear_error_callback);
+        crate::events::ensure_event_loop();
         LibvirtNode { cfg: Arc::new(cfg), conn: Arc::new(Mutex::new(None)) }
     }
 

@@ -45,26 +45,35 @@ pub enum RelayEnd {
     Policy(&'static str),
 }
 
-/// Relays until one side ends; then closes the WebSocket with the matching code.
+/// Relays until one side ends, and says how it ended; the caller closes the WebSocket.
 pub async fn relay<W, E, T>(ws: &mut W, tcp: T, close: impl Future<Output = PolicyClose>, idle: Option<Duration>) -> RelayEnd
 where
     W: Stream<Item = Result<Message, E>> + Sink<Message, Error = E> + Unpin,
     E: std::fmt::Display,
     T: AsyncRead + AsyncWrite + Unpin,
 {
-    let end = pump(ws, tcp, close, idle).await;
-    let frame = match &end {
+    pump(ws, tcp, close, idle).await
+}
+
+/// The close frame for how a session ended (`None`: the browser is gone, nothing to send).
+pub fn close_frame(end: &RelayEnd) -> Option<(u16, &'static str)> {
+    match end {
         RelayEnd::Downstream | RelayEnd::DownstreamError(_) => None,
         RelayEnd::UpstreamClosed => Some((close_code::NORMAL, "Target closed")),
         RelayEnd::UpstreamError(_) => Some((close_code::UPSTREAM_ERROR, "Target connection failed")),
-        RelayEnd::Policy(why) => Some((close_code::POLICY, *why)),
-    };
+        RelayEnd::Policy(why) => Some((close_code::POLICY, why)),
+    }
+}
+
+/// Sends a close frame (if any) and closes the WebSocket.
+pub async fn close_ws<W, E>(ws: &mut W, frame: Option<(u16, &'static str)>)
+where
+    W: Sink<Message, Error = E> + Unpin,
+{
     if let Some((code, reason)) = frame {
-        let frame = CloseFrame { code, reason: reason.into() };
-        let _ = ws.send(Message::Close(Some(frame))).await;
+        let _ = ws.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
     }
     let _ = ws.close().await;
-    end
 }
 
 async fn pump<W, E, T>(ws: &mut W, mut tcp: T, close: impl Future<Output = PolicyClose>, idle: Option<Duration>) -> RelayEnd

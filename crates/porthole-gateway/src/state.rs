@@ -66,4 +66,12 @@ impl AppState {
         let permits = Arc::new(Semaphore::new(settings.max_sessions));
         AppState { settings: Arc::new(settings), auth, inventory, sessions: Sessions::default(), permits }
     }
+
+    /// Ends every console of an instance: revokes its tokens and closes its live sessions with
+    /// 1008 and `reason`. Returns (tokens revoked, sessions closed).
+    pub async fn end_consoles(&self, instance: uuid::Uuid, reason: &'static str) -> porthole_tokens::Result<(u64, usize)> {
+        let revoked = self.auth.revoke_instance(instance).await;
+        let closed = self.sessions.close_instance(instance, crate::sessions::PolicyClose { reason });
+        Ok((revoked?, closed))
+    }
 }

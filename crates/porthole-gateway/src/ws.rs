@@ -2,7 +2,7 @@
 //! status; then one relayed session per connection.
 
 use crate::origin::{check_origin, OriginRequest};
-use crate::relay::{close_code, relay};
+use crate::relay::{close_code, close_frame, close_ws, relay, RelayEnd};
 use crate::sessions::PolicyClose;
 use crate::state::AppState;
 use crate::token_source::token_from_request;
@@ -116,6 +116,41 @@ async fn run_session(mut socket: WebSocket, info: ConnectInfo, state: AppState, 
             () = expired => PolicyClose { reason: "Token expired" },
         }
     };
-    let end = relay(&mut socket, tcp, close, settings.idle_timeout).await;
+    let mut end = relay(&mut socket, tcp, close, settings.idle_timeout).await;
+    if end == RelayEnd::UpstreamClosed {
+        end = why_target_closed(&state, &info, &mut guard.closed).await;
+    }
+    close_ws(&mut socket, close_frame(&end)).await;
     info!(end = ?end, "session ended");
+}
+
+/// How long to wait, after a VM's VNC server closed, for libvirt to say whether the VM stopped.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A VM's VNC server closes its socket a moment before libvirt reports the VM stopped: tell the
+/// two apart, so that a stopped VM's sessions end with 1008 as its revoked tokens do.
+async fn why_target_closed(
+    state: &AppState,
+    info: &ConnectInfo,
+    revoked: &mut tokio::sync::oneshot::Receiver<PolicyClose>,
+) -> RelayEnd {
+    if !state.inventory.managed(info.instance_uuid).await {
+        return RelayEnd::UpstreamClosed;
+    }
+    let deadline = tokio::time::Instant::now() + STOP_GRACE;
+    loop {
+        if !state.inventory.endpoint_matches(info.instance_uuid, &info.host, info.port).await {
+            return RelayEnd::Policy("Instance stopped");
+        }
+        tokio::select! {
+            why = &mut *revoked => return match why {
+                Ok(why) => RelayEnd::Policy(why.reason),
+                Err(_) => RelayEnd::UpstreamClosed,
+            },
+            () = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return RelayEnd::UpstreamClosed;
+        }
+    }
 }

@@ -90,7 +90,10 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on [proxy] listen = {listen}"))?;
     let bound = listener.local_addr()?;
     let base = base_url(&config, bound);
+    let (gone_tx, gone_rx) = tokio::sync::mpsc::unbounded_channel();
+    inventory.watch_lifecycle(gone_tx).context("starting the libvirt lifecycle watchers")?;
     let state = AppState::new(settings(&config), auth.clone(), Arc::new(inventory));
+    tokio::spawn(end_consoles_of_gone_domains(state.clone(), gone_rx));
     tokio::spawn(auth.clone().run_purger(DEFAULT_PURGE_INTERVAL));
     info!(listen = %bound, nodes = config.nodes.len(), targets = config.targets.len(), "porthole is serving consoles");
     if let Some(d) = &demo_server {
@@ -102,6 +105,18 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     porthole_gateway::serve(listener, state, shutdown_signal()).await.context("serving")?;
     info!("porthole stopped");
     Ok(())
+}
+
+/// Revokes tokens and closes sessions of domains that stopped, crashed or were undefined.
+async fn end_consoles_of_gone_domains(state: AppState, mut gone: tokio::sync::mpsc::UnboundedReceiver<porthole_compute::events::DomainGone>) {
+    while let Some(g) = gone.recv().await {
+        match state.end_consoles(g.uuid, "Instance stopped").await {
+            Ok((revoked, closed)) => {
+                info!(node = %g.node, instance = %g.uuid, why = g.why, revoked, closed, "domain gone: consoles ended");
+            }
+            Err(e) => warn!(instance = %g.uuid, cause = %e, "revoking the tokens of a stopped domain failed"),
+        }
+    }
 }
 
 fn settings(config: &Config) -> Settings {

@@ -119,3 +119,30 @@ async fn second_node_over_qemu_tcp_and_an_unreachable_node() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("gone") && err.lines().count() == 1, "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stopping_a_domain_closes_its_sessions_and_refuses_its_tokens() {
+    if !enabled() {
+        return;
+    }
+    let dom = Domain::start("stop", VNC_LOOPBACK);
+    let cfg = Config::local_node();
+    let server = cfg.serve();
+    let url = cfg.run_ok(&["console", "url", &dom.name]);
+    let ws_url = server.ws_url(&url);
+    let mut c = console(&ws_url).await;
+    framebuffer(&mut c).await;
+    virsh_ok(&["destroy", &dom.name]);
+    // The session ends with 1008 (policy), not with the target's plain close.
+    let mut io = c.into_inner();
+    let mut sink = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(15), tokio::io::AsyncReadExt::read_to_end(&mut io, &mut sink)).await;
+    assert!(read.is_ok(), "the session was not closed");
+    assert_eq!(io.close_frame().map(|c| c.0), Some(1008), "{:?}", io.close_frame());
+    // And the token is refused from now on.
+    let err = porthole_testkit::ws_connect(&ws_url, &[]).await.unwrap_err();
+    match err {
+        tokio_tungstenite::tungstenite::Error::Http(r) => assert_eq!(r.status().as_u16(), 401),
+        other => panic!("expected 401, got {other:?}"),
+    }
+}
