@@ -102,7 +102,7 @@ export async function startXvnc(res) {
 }
 
 // porthole serve with a config written to a temp dir; resolves when /healthz answers.
-export async function startPorthole(res, { targets = [], demo = false } = {}) {
+export async function startPorthole(res, { targets = [], demo = false, nodes = [] } = {}) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'porthole-e2e-'));
     const port = await freePort();
     const config = path.join(dir, 'porthole.toml');
@@ -112,6 +112,7 @@ export async function startPorthole(res, { targets = [], demo = false } = {}) {
         '[consoleauth]', `store = "sqlite://${dir}/porthole.db"`,
     ];
     for (const t of targets) lines.push('[[targets]]', `name = "${t.name}"`, 'host = "127.0.0.1"', `port = ${t.port}`);
+    for (const n of nodes) lines.push('[[nodes]]', `name = "${n.name}"`, `libvirt_uri = "${n.uri}"`, 'proxyclient_address = "127.0.0.1"');
     writeFileSync(config, lines.join('\n') + '\n');
     const args = ['serve', '-c', config, ...(demo ? ['--demo'] : [])];
     const proc = start(portholeBin, args);
@@ -201,4 +202,27 @@ export async function clickFramebuffer(page, fx, fy) {
 
 export async function screenshot(page, name) {
     await page.screenshot({ path: path.join(artifacts, `${name}.png`) });
+}
+
+// A transient QEMU domain (TCG, no disk: SeaBIOS says "No bootable device"), destroyed at cleanup.
+export function startDomain(res, tag, graphics = "<graphics type='vnc' autoport='yes' listen='127.0.0.1'/>") {
+    const name = `ph-e2e-${tag}-${process.pid}-${Date.now() % 100000}`;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'porthole-dom-'));
+    const xml = path.join(dir, 'domain.xml');
+    writeFileSync(xml, `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory>` +
+        `<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>${graphics}` +
+        `<video><model type='vga'/></video></devices></domain>`);
+    execFileSync('virsh', ['-c', 'qemu:///system', 'create', xml], { stdio: 'ignore' });
+    res.add(() => { try { execFileSync('virsh', ['-c', 'qemu:///system', 'destroy', name], { stdio: 'ignore' }); } catch { /* gone */ } });
+    return name;
+}
+
+// Non-black pixels in a snapshot (sampled every 7th pixel).
+export function litPixels(page, name) {
+    return page.evaluate((name) => {
+        const S = window.__snaps[name];
+        let n = 0;
+        for (let i = 0; i < S.data.length; i += 4 * 7) if (S.data[i] + S.data[i + 1] + S.data[i + 2] > 60) n++;
+        return n;
+    }, name);
 }
