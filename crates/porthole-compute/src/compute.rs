@@ -3,7 +3,9 @@
 
 use crate::inventory::{Instance, Inventory, StaticTargets, Survey};
 use crate::libvirt::{LibvirtNode, NodeConfig};
+use crate::upstream::{connect_tcp, Upstream, GRAPHICS_FD_SCHEME};
 use async_trait::async_trait;
+use std::time::Duration;
 use uuid::Uuid;
 
 /// Every instance this process knows.
@@ -55,6 +57,16 @@ impl Inventory for Compute {
         survey.instances.splice(0..0, nodes);
         survey.unreachable.sort();
         survey
+    }
+
+    async fn open_console(&self, instance: Uuid, host: &str, port: u16, limit: Duration) -> std::io::Result<Upstream> {
+        let Some(node_name) = host.strip_prefix(GRAPHICS_FD_SCHEME) else {
+            return connect_tcp(host, port, limit).await;
+        };
+        let node = self.nodes.iter().find(|n| n.config().name == node_name);
+        let node = node.ok_or_else(|| std::io::Error::other(format!("no node named {node_name:?}")))?;
+        let std_socket = node.open_graphics(instance).await.map_err(std::io::Error::other)?;
+        Ok(Upstream::Unix(tokio::net::UnixStream::from_std(std_socket)?))
     }
 
     async fn managed(&self, instance: Uuid) -> bool {

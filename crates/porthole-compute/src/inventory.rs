@@ -4,6 +4,8 @@
 //! still belongs to its instance (CVE-2013-0335).
 
 use crate::domain_xml::VncGraphics;
+use crate::upstream::{connect_tcp, Upstream};
+use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 use uuid::Uuid;
@@ -95,6 +97,11 @@ pub trait Inventory: Send + Sync + 'static {
                 unreachable: unreachable.iter().map(|(n, e)| format!("node {n:?}: {e}")).collect::<Vec<_>>().join("; "),
             }),
         }
+    }
+
+    /// Connects to the VNC server a token names (`host`, `port` as minted).
+    async fn open_console(&self, _instance: Uuid, host: &str, port: u16, limit: Duration) -> std::io::Result<Upstream> {
+        connect_tcp(host, port, limit).await
     }
 
     /// Whether the instance is a VM whose life libvirt reports (not a static target).

@@ -7,6 +7,7 @@
 //! - [`libvirt`]: a libvirt node.
 //! - [`compute`]: [`Compute`], every node and target behind one [`Inventory`].
 //! - [`events`]: domain lifecycle events (or polling) per node.
+//! - [`upstream`]: the connection to a VNC server, TCP or from libvirt ([`graphics_fd`]).
 //! - [`error`]: the crate's error type.
 
 #![warn(missing_docs)]
@@ -15,9 +16,12 @@ pub mod compute;
 pub mod domain_xml;
 pub mod error;
 pub mod events;
+pub mod graphics_fd;
 pub mod inventory;
 pub mod libvirt;
+pub mod upstream;
 
 pub use compute::Compute;
 pub use error::{Error, Result};
+pub use upstream::Upstream;
 pub use inventory::{Endpoint, Instance, Inventory, LookupError, StaticTargets, Survey};

@@ -3,7 +3,9 @@
 //! time limit; a node that fails is reported, never fatal to the others.
 
 use crate::domain_xml::{parse_vnc_graphics, Listen, VncGraphics};
+use crate::graphics_fd::{socket_from_libvirt, SKIP_AUTH};
 use crate::inventory::{Endpoint, Instance};
+use crate::upstream::GRAPHICS_FD_SCHEME;
 use crate::{Error, Result};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -24,6 +26,19 @@ pub struct NodeConfig {
     pub libvirt_uri: String,
     /// Address the proxy uses to reach this node's VNC servers (Nova's server_proxyclient_address).
     pub proxyclient_address: String,
+    /// How the proxy reaches the VNC servers.
+    pub connect: ConnectMode,
+}
+
+/// How the proxy reaches a node's VNC servers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConnectMode {
+    /// TCP to `proxyclient_address` and the domain's VNC port.
+    #[default]
+    Tcp,
+    /// A socket from libvirt (`virDomainOpenGraphicsFD`, skip-auth): local nodes only; works for
+    /// domains with a VNC password or listening only on a unix socket, with no port exposed.
+    GraphicsFd,
 }
 
 /// A libvirt node with a lazily opened, re-opened-on-failure connection.
@@ -77,6 +92,17 @@ impl LibvirtNode {
             Ok(d) => describe(&cfg, &d).map(Some),
             Err(e) if is_no_domain(&e) => Ok(None),
             Err(e) => Err(e.into()),
+        })
+        .await
+    }
+
+    /// A socket connected to the domain's VNC server, from libvirt, skipping VNC authentication.
+    pub async fn open_graphics(&self, uuid: Uuid) -> Result<std::os::unix::net::UnixStream> {
+        let uri = self.cfg.libvirt_uri.clone();
+        self.call(move |conn| {
+            let dom = conn.lookup_domain_by_uuid_string(&uuid.to_string())?;
+            let fd = dom.open_graphics_fd(0, SKIP_AUTH)?;
+            socket_from_libvirt(fd).map_err(|e| CallError::Other(Error::Libvirt { uri, message: e.to_string() }))
         })
         .await
     }
@@ -147,6 +173,9 @@ fn describe(cfg: &NodeConfig, d: &Domain) -> Result<Instance, CallError> {
 }
 
 fn tcp_endpoint(cfg: &NodeConfig, g: &VncGraphics) -> Option<Endpoint> {
+    if cfg.connect == ConnectMode::GraphicsFd {
+        return Some(Endpoint { host: format!("{GRAPHICS_FD_SCHEME}{}", cfg.name), port: 0 });
+    }
     let tcp = matches!(g.listen, Listen::Address(_) | Listen::Network { .. } | Listen::Default);
     let port = g.port.filter(|_| tcp)?;
     Some(Endpoint { host: cfg.proxyclient_address.clone(), port })

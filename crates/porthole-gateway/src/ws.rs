@@ -6,7 +6,6 @@ use crate::relay::{close_code, close_frame, close_ws, relay, RelayEnd};
 use crate::sessions::PolicyClose;
 use crate::state::AppState;
 use crate::token_source::token_from_request;
-use crate::upstream::connect_upstream;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{ConnectInfo as PeerAddr, FromRequestParts as _, Request, State, WebSocketUpgrade};
 use axum::middleware::Next;
@@ -87,7 +86,8 @@ async fn websocket(state: AppState, req: Request) -> Response {
 async fn run_session(mut socket: WebSocket, info: ConnectInfo, state: AppState, _permit: OwnedSemaphorePermit) {
     let mut guard = state.sessions.register(info.instance_uuid);
     let settings = &state.settings;
-    let tcp = match connect_upstream(&info.host, info.port, settings.connect_timeout).await {
+    let inventory = &state.inventory;
+    let tcp = match inventory.open_console(info.instance_uuid, &info.host, info.port, settings.connect_timeout).await {
         Ok(tcp) => tcp,
         Err(e) => {
             warn!(cause = %e, "target unreachable");

@@ -36,6 +36,18 @@ pub struct Node {
     /// Address the proxy uses to reach this node's VNC servers (Nova's server_proxyclient_address).
     #[serde(default = "default_proxyclient_address")]
     pub proxyclient_address: String,
+    /// `tcp` (default) or `graphics-fd` (local nodes: a socket from libvirt, no VNC port needed).
+    #[serde(default)]
+    pub connect: NodeConnect,
+}
+
+/// `[[nodes]] connect`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeConnect {
+    #[default]
+    Tcp,
+    GraphicsFd,
 }
 
 fn default_proxyclient_address() -> String {
@@ -196,6 +208,10 @@ impl Config {
             if !n.libvirt_uri.contains(':') {
                 p.push(format!("{at}: libvirt_uri {:?} is not a libvirt URI such as \"qemu:///system\"", n.libvirt_uri));
             }
+            let local = n.libvirt_uri.split_once("://").is_some_and(|(_, rest)| rest.starts_with('/'));
+            if n.connect == NodeConnect::GraphicsFd && !local {
+                p.push(format!("{at}: connect = \"graphics-fd\" needs a local libvirt_uri such as \"qemu:///system\""));
+            }
             if n.proxyclient_address.trim().is_empty() {
                 p.push(format!("{at}: proxyclient_address must not be empty"));
             }
@@ -210,6 +226,10 @@ impl Config {
                 name: n.name.clone(),
                 libvirt_uri: n.libvirt_uri.clone(),
                 proxyclient_address: n.proxyclient_address.clone(),
+                connect: match n.connect {
+                    NodeConnect::Tcp => porthole_compute::libvirt::ConnectMode::Tcp,
+                    NodeConnect::GraphicsFd => porthole_compute::libvirt::ConnectMode::GraphicsFd,
+                },
             })
             .collect()
     }

@@ -146,3 +146,61 @@ async fn stopping_a_domain_closes_its_sessions_and_refuses_its_tokens() {
         other => panic!("expected 401, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graphics_fd_node_opens_password_and_socket_only_domains() {
+    if !enabled() {
+        return;
+    }
+    let locked = Domain::start("passwd", "<graphics type='vnc' autoport='yes' listen='127.0.0.1' passwd='s3cretpw'/>");
+    let sock_dir = tempfile::tempdir().unwrap();
+    let sock = sock_dir.path().join("vnc.sock");
+    let socket_only = Domain::start("sock", &format!("<graphics type='vnc'><listen type='socket' socket='{}'/></graphics>", sock.display()));
+    // The TCP port of the locked domain wants VNC authentication (type 2), not None.
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", locked.vnc_port())).await.unwrap();
+    let mut greeting = [0u8; 12];
+    tokio::io::AsyncReadExt::read_exact(&mut tcp, &mut greeting).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, b"RFB 003.008\n").await.unwrap();
+    let mut types = [0u8; 2];
+    tokio::io::AsyncReadExt::read_exact(&mut tcp, &mut types).await.unwrap();
+    assert_eq!(types, [1, 2], "one security type, VNC authentication");
+
+    let cfg = Config::new("[[nodes]]\nname = \"fd\"\nlibvirt_uri = \"qemu:///system\"\nconnect = \"graphics-fd\"\n");
+    let list: serde_json::Value = serde_json::from_str(&cfg.run_ok(&["list", "--json"])).unwrap();
+    let row = list["instances"].as_array().unwrap().iter().find(|r| r["name"] == socket_only.name.as_str()).unwrap().clone();
+    assert_eq!(row["vnc_listen"], format!("unix:{}", sock.display()));
+    assert_eq!(row["vnc_password"], false);
+    let server = cfg.serve();
+    for dom in [&locked, &socket_only] {
+        let url = cfg.run_ok(&["console", "url", &dom.name]);
+        let mut c = console(&server.ws_url(&url)).await;
+        assert!(c.server_init.width >= 640, "{:?}", c.server_init);
+        let fb = framebuffer(&mut c).await;
+        assert_eq!(fb.len(), usize::from(c.server_init.width) * usize::from(c.server_init.height) * 4);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_never_reaches_another_vm_that_got_the_port() {
+    if !enabled() {
+        return;
+    }
+    // CVE-2013-0335: the token is minted while no proxy runs, so nothing revokes it when A stops.
+    let port = (5950..5999).find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()).unwrap();
+    let graphics = format!("<graphics type='vnc' port='{port}' autoport='no' listen='127.0.0.1'/>");
+    let cfg = Config::local_node();
+    let a = Domain::start("cve-a", &graphics);
+    let url = cfg.run_ok(&["console", "url", &a.name]);
+    drop(a);
+    let b = Domain::start("cve-b", &graphics);
+    assert_eq!(b.vnc_port(), port);
+    let server = cfg.serve();
+    let err = porthole_testkit::ws_connect(&server.ws_url(&url), &[]).await.unwrap_err();
+    match err {
+        tokio_tungstenite::tungstenite::Error::Http(r) => assert_eq!(r.status().as_u16(), 401),
+        other => panic!("expected 401, got {other:?}"),
+    }
+    // B's own token works.
+    let own = cfg.run_ok(&["console", "url", &b.name]);
+    same_screen_through_porthole_and_direct(&server.ws_url(&own), port).await;
+}
