@@ -5,6 +5,7 @@
 //! - [`app`]: `router(state)` and `serve`, the HTTP edge.
 //! - [`state`]: [`AppState`] and the proxy [`Settings`].
 //! - [`pages`]: the console page and noVNC assets.
+//! - [`console`]: minting a console for an instance.
 //! - `ws`: the WebSocket endpoint (checks before the upgrade, then a session).
 //! - [`token_source`]: the token from the query or the `token` cookie.
 //! - [`origin`]: the Origin check.
@@ -17,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod console;
 pub mod demo;
 /// Instances and their VNC endpoints.
 pub mod inventory {

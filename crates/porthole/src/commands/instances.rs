@@ -2,30 +2,10 @@
 
 use porthole_compute::domain_xml::Listen;
 use porthole_compute::{Compute, Endpoint, Instance, Inventory as _};
+
 use serde::Serialize;
 use std::net::IpAddr;
 use std::process::ExitCode;
-
-/// The endpoint a console token may be minted for, or why there is none.
-pub fn console_endpoint(i: &Instance) -> anyhow::Result<Endpoint> {
-    if let Some(ep) = &i.vnc {
-        return Ok(ep.clone());
-    }
-    match &i.graphics {
-        _ if !matches!(i.state.as_str(), "running" | "idle" | "paused") => {
-            anyhow::bail!("instance {:?} is {}: start it to get a console", i.name, i.state)
-        }
-        None => anyhow::bail!("instance {:?} has no VNC graphics device", i.name),
-        Some(g) => match &g.listen {
-            Listen::Socket(_) | Listen::None => anyhow::bail!(
-                "instance {:?} has no VNC TCP port (it listens {}); it needs a node with connect = \"graphics-fd\"",
-                i.name,
-                if matches!(g.listen, Listen::None) { "nowhere" } else { "on a unix socket" }
-            ),
-            _ => anyhow::bail!("instance {:?} has no VNC port allocated", i.name),
-        },
-    }
-}
 
 /// Whether a VNC listen address is reachable beyond this host.
 fn exposed(i: &Instance) -> bool {

@@ -5,7 +5,7 @@ mod instances;
 use crate::cli::{Command, ConfigArg, ConsoleCommand};
 use crate::config::Config;
 use anyhow::Context as _;
-use porthole_compute::{Compute, Endpoint, Inventory as _, StaticTargets};
+use porthole_compute::{Compute, Endpoint, StaticTargets};
 use porthole_gateway::demo::DemoServer;
 use porthole_gateway::{AppState, Settings};
 use porthole_tokens::auth::{ConsoleTarget, DEFAULT_PURGE_INTERVAL};
@@ -65,12 +65,10 @@ fn base_url(config: &Config, listen: SocketAddr) -> String {
 }
 
 async fn console_url(config: Config, instance: &str, ttl: Option<u64>) -> anyhow::Result<()> {
-    let found = compute(&config).find(instance).await?;
-    let ep = instances::console_endpoint(&found)?;
     let auth = open_auth(&config).await?;
     let ttl = Duration::from_secs(ttl.unwrap_or(config.consoleauth.token_ttl));
-    let target = ConsoleTarget { instance_uuid: found.uuid, host: ep.host, port: ep.port };
-    let minted = auth.authorize(&target, &base_url(&config, config.listen()?), ttl).await?;
+    let base = base_url(&config, config.listen()?);
+    let (_, minted) = porthole_gateway::console::mint_console(&compute(&config), &auth, instance, &base, ttl).await?;
     println!("{}", minted.url);
     Ok(())
 }
