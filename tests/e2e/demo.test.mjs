@@ -1,8 +1,8 @@
 // End to end: `porthole serve --demo` prints a console URL; Chromium shows the demo screen and typed keys.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Resources, changedPixels, distinctColours, launchBrowser, openConsole, screenshot, sleep,
-    snapshot, startPorthole, waitFor } from './lib.mjs';
+import { Resources, canvasDigest, changedPixels, distinctColours, launchBrowser, openConsole, screenshot,
+    sleep, snapshot, startPorthole, waitFor } from './lib.mjs';
 
 test('the demo console shows a screen and the keys typed', { timeout: 90000 }, async () => {
     const res = new Resources();
@@ -30,6 +30,16 @@ test('the demo console shows a screen and the keys typed', { timeout: 90000 }, a
         // Only the text area and the key counter change; the title band stays.
         assert.equal(await changedPixels(page, 'before', 'after', { x: 0, y: 0, w: 800, h: 84 }), 0);
         assert.match(await page.textContent('#status'), /Connected/);
+
+        // Every key reaches the screen, however fast it is typed: a second viewer typing the same text
+        // one key at a time must end up with the very same framebuffer (text and key counter).
+        const slow = await openConsole(browser, url);
+        await sleep(1000);
+        for (const ch of 'hello porthole') { await slow.keyboard.type(ch); await sleep(150); }
+        const whole = { x: 0, y: 0, w: 800, h: 600 };
+        await waitFor('the fast and the slow viewer showing the same screen', async () =>
+            await canvasDigest(page, whole) === await canvasDigest(slow, whole), 5000)
+            .catch(async (e) => { await screenshot(slow, 'demo-slow'); throw e; });
     } finally {
         await res.close();
     }

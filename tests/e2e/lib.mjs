@@ -226,3 +226,18 @@ export function litPixels(page, name) {
         return n;
     }, name);
 }
+
+// A digest (FNV-1a over RGB) of the canvas's current pixels inside a framebuffer rectangle, to compare
+// what two pages show.
+export function canvasDigest(page, rect) {
+    return page.evaluate((rect) => {
+        const c = document.querySelector('#screen canvas');
+        const { data } = c.getContext('2d').getImageData(rect.x, rect.y, rect.w, rect.h);
+        let h = 0x811c9dc5;
+        for (let i = 0; i < data.length; i++) {
+            if (i % 4 === 3) continue;
+            h = Math.imul(h ^ data[i], 0x01000193) >>> 0;
+        }
+        return h.toString(16);
+    }, rect);
+}

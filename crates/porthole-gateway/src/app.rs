@@ -18,6 +18,7 @@ use tower_http::trace::TraceLayer;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(crate::api::routes(&state))
         .merge(pages::routes(&state.settings))
         .layer(middleware::from_fn_with_state(state.clone(), upgrade_or_next))
         // The span records the path only: the query may hold a token.

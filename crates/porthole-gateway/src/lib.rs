@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`app`]: `router(state)` and `serve`, the HTTP edge.
+//! - [`api`]: the Nova-compatible REST API under `/v2.1`.
 //! - [`state`]: [`AppState`] and the proxy [`Settings`].
 //! - [`pages`]: the console page and noVNC assets.
 //! - [`console`]: minting a console for an instance.
@@ -17,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod app;
 pub mod console;
 pub mod demo;

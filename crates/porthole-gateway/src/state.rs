@@ -29,6 +29,12 @@ pub struct Settings {
     pub max_sessions: usize,
     /// Close live sessions when their token expires (Nova's `enforce_session_timeout`).
     pub enforce_session_timeout: bool,
+    /// The API keys (`[[api.keys]]`); none means every API call gets 401.
+    pub api_keys: Vec<crate::api::auth::ApiKey>,
+    /// `novncproxy_base_url`, for console URLs minted through the API.
+    pub console_base_url: String,
+    /// Lifetime of tokens minted through the API.
+    pub token_ttl: Duration,
 }
 
 impl Default for Settings {
@@ -41,6 +47,9 @@ impl Default for Settings {
             idle_timeout: None,
             max_sessions: DEFAULT_MAX_SESSIONS,
             enforce_session_timeout: false,
+            api_keys: Vec::new(),
+            console_base_url: "http://127.0.0.1:6080/vnc_lite.html".into(),
+            token_ttl: Duration::from_secs(600),
         }
     }
 }

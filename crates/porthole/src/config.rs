@@ -25,6 +25,37 @@ pub struct Config {
     pub consoleauth: ConsoleAuth,
     pub nodes: Vec<Node>,
     pub targets: Vec<Target>,
+    pub api: Api,
+}
+
+/// `[api]`: the Nova-compatible REST API.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Api {
+    pub keys: Vec<ApiKey>,
+}
+
+/// `[[api.keys]]`. `Debug` leaves the secret out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    pub name: String,
+    pub secret: String,
+    pub role: ApiRole,
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey").field("name", &self.name).field("role", &self.role).finish_non_exhaustive()
+    }
+}
+
+/// `role` of an API key.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiRole {
+    Admin,
+    Member,
 }
 
 /// `[[nodes]]`: a libvirt hypervisor.
@@ -193,7 +224,34 @@ impl Config {
         }
         self.target_problems(&mut p);
         self.node_problems(&mut p);
+        let mut key_names = std::collections::HashSet::new();
+        for (i, k) in self.api.keys.iter().enumerate() {
+            let at = format!("[[api.keys]] #{} ({:?})", i + 1, k.name);
+            if k.secret.len() < 16 {
+                p.push(format!("{at}: secret must be at least 16 characters"));
+            }
+            if !key_names.insert(k.name.as_str()) {
+                p.push(format!("{at}: another key has the same name"));
+            }
+        }
         p
+    }
+
+    /// The API keys, as the gateway takes them.
+    pub fn api_keys(&self) -> Vec<porthole_gateway::api::auth::ApiKey> {
+        use porthole_gateway::api::auth::{ApiKey, Role};
+        self.api
+            .keys
+            .iter()
+            .map(|k| ApiKey {
+                name: k.name.clone(),
+                secret: k.secret.clone(),
+                role: match k.role {
+                    ApiRole::Admin => Role::Admin,
+                    ApiRole::Member => Role::Member,
+                },
+            })
+            .collect()
     }
 
     fn node_problems(&self, p: &mut Vec<String>) {

@@ -26,9 +26,20 @@ pub async fn start(targets: &[(&str, SocketAddr)], settings: Settings) -> Gatewa
     let inventory = StaticTargets::new(targets.iter().map(|(name, addr)| {
         ((*name).to_owned(), None, Endpoint { host: addr.ip().to_string(), port: addr.port() })
     }));
+    start_with(inventory.clone(), Arc::new(inventory), settings).await
+}
+
+/// Starts the gateway on any inventory; `targets` is what `mint` looks names up in.
+pub async fn start_with(
+    targets: StaticTargets,
+    inventory: Arc<dyn porthole_gateway::inventory::Inventory>,
+    settings: Settings,
+) -> Gateway {
+    let inventory_for_state = inventory;
+    let inventory = targets;
     let store = Arc::new(MemoryStore::new());
     let auth = ConsoleAuth::new(store.clone(), Clock::System);
-    let state = AppState::new(settings, auth.clone(), Arc::new(inventory.clone()));
+    let state = AppState::new(settings, auth.clone(), inventory_for_state);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -76,4 +87,23 @@ pub async fn http_raw(addr: SocketAddr, request: &str) -> (u16, String) {
     let text = String::from_utf8_lossy(&out).into_owned();
     let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     (code, text)
+}
+
+/// One HTTP request with an optional `X-Auth-Token` and JSON body; returns status, the raw head
+/// and the body parsed as JSON (Null when empty or not JSON).
+pub async fn api(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> (u16, String, serde_json::Value) {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(k) = key {
+        req.push_str(&format!("X-Auth-Token: {k}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()));
+    let (code, text) = http_raw(addr, &req).await;
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    // Bodies may be chunked: take the JSON between the first { and the last }.
+    let json = match (rest.find('{'), rest.rfind('}')) {
+        (Some(a), Some(b)) if b > a => serde_json::from_str(&rest[a..=b]).unwrap_or(serde_json::Value::Null),
+        _ => serde_json::Value::Null,
+    };
+    (code, head.to_owned(), json)
 }

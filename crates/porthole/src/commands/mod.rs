@@ -90,7 +90,9 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let base = base_url(&config, bound);
     let (gone_tx, gone_rx) = tokio::sync::mpsc::unbounded_channel();
     inventory.watch_lifecycle(gone_tx).context("starting the libvirt lifecycle watchers")?;
-    let state = AppState::new(settings(&config), auth.clone(), Arc::new(inventory));
+    let mut settings = settings(&config);
+    settings.console_base_url = base.clone();
+    let state = AppState::new(settings, auth.clone(), Arc::new(inventory));
     tokio::spawn(end_consoles_of_gone_domains(state.clone(), gone_rx));
     tokio::spawn(auth.clone().run_purger(DEFAULT_PURGE_INTERVAL));
     info!(listen = %bound, nodes = config.nodes.len(), targets = config.targets.len(), "porthole is serving consoles");
@@ -131,6 +133,9 @@ fn settings(config: &Config) -> Settings {
         idle_timeout: (p.idle_timeout > 0).then(|| Duration::from_secs(p.idle_timeout)),
         max_sessions: p.max_sessions,
         enforce_session_timeout: config.consoleauth.enforce_session_timeout,
+        api_keys: config.api_keys(),
+        console_base_url: String::new(),
+        token_ttl: Duration::from_secs(config.consoleauth.token_ttl),
     }
 }
 

@@ -1,0 +1,99 @@
+//! API keys: `X-Auth-Token` against `[[api.keys]]`, compared in constant time, never logged.
+
+use super::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
+use subtle::ConstantTimeEq as _;
+
+/// What a key may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Everything, including `os-console-auth-tokens`.
+    Admin,
+    /// Servers and consoles.
+    Member,
+}
+
+/// One `[[api.keys]]` entry. `Debug` leaves the secret out.
+#[derive(Clone)]
+pub struct ApiKey {
+    /// Who holds it (for the log).
+    pub name: String,
+    /// Sent by clients as `X-Auth-Token`.
+    pub secret: String,
+    /// Its role.
+    pub role: Role,
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey").field("name", &self.name).field("role", &self.role).finish_non_exhaustive()
+    }
+}
+
+/// The authenticated caller, put into request extensions.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The key's name.
+    pub name: String,
+    /// The key's role.
+    pub role: Role,
+}
+
+impl Caller {
+    /// Fails with 403 unless the caller is an admin.
+    pub fn require_admin(&self, what: &str) -> Result<(), ApiError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Member => Err(ApiError::Forbidden(format!("Policy doesn't allow {what} to be performed."))),
+        }
+    }
+}
+
+/// Finds the key whose secret equals `presented`, looking at every key in constant time each.
+pub fn find_key<'a>(keys: &'a [ApiKey], presented: &[u8]) -> Option<&'a ApiKey> {
+    let mut found = None;
+    for k in keys {
+        if bool::from(k.secret.as_bytes().ct_eq(presented)) && found.is_none() {
+            found = Some(k);
+        }
+    }
+    found
+}
+
+/// Middleware: 401 without a valid `X-Auth-Token`; otherwise the [`Caller`] goes into extensions.
+pub(crate) async fn require_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let presented = req.headers().get("x-auth-token").map(|v| v.as_bytes().to_vec());
+    let key = presented.as_deref().and_then(|p| find_key(&state.settings.api_keys, p));
+    match key {
+        Some(k) => {
+            req.extensions_mut().insert(Caller { name: k.name.clone(), role: k.role });
+            next.run(req).await
+        }
+        None => {
+            tracing::info!(path = %req.uri().path(), "API request refused: no valid X-Auth-Token");
+            ApiError::Unauthorized.into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_match_exactly() {
+        let keys = vec![
+            ApiKey { name: "ops".into(), secret: "s3cret".into(), role: Role::Admin },
+            ApiKey { name: "dev".into(), secret: "other".into(), role: Role::Member },
+        ];
+        assert_eq!(find_key(&keys, b"s3cret").map(|k| k.role), Some(Role::Admin));
+        assert_eq!(find_key(&keys, b"other").map(|k| k.name.as_str()), Some("dev"));
+        for bad in [&b""[..], b"s3cre", b"s3cret ", b"S3CRET"] {
+            assert!(find_key(&keys, bad).is_none());
+        }
+        assert!(!format!("{:?}", keys[0]).contains("s3cret"));
+    }
+}

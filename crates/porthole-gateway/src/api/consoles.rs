@@ -1,0 +1,191 @@
+//! Consoles: `POST /servers/{id}/remote-consoles`, the legacy `os-getVNCConsole` action, Nova's
+//! never-shipped reset (`DELETE /servers/{id}/remote-consoles`), and `os-console-auth-tokens`.
+
+use super::auth::Caller;
+use super::error::{ApiError, Fault};
+use super::servers::by_id;
+use crate::console::{mint_console, ConsoleError};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use porthole_tokens::Token;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+const PROTOCOLS: [&str; 5] = ["vnc", "spice", "serial", "rdp", "mks"];
+const TYPES: [&str; 7] = ["novnc", "xvpvnc", "spice-html5", "spice-direct", "serial", "rdp-html5", "webmks"];
+
+/// What console to create.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteConsoleSpec {
+    /// `vnc` (spice, serial, rdp and mks are refused with 400).
+    #[schema(example = "vnc")]
+    pub protocol: String,
+    /// `novnc`.
+    #[serde(rename = "type")]
+    #[schema(example = "novnc")]
+    pub kind: String,
+}
+
+/// `{"remote_console": {"protocol": "vnc", "type": "novnc"}}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteConsoleRequest {
+    /// The console wanted.
+    pub remote_console: RemoteConsoleSpec,
+}
+
+/// A console and its URL.
+#[derive(Serialize, ToSchema)]
+pub struct RemoteConsole {
+    /// `vnc`.
+    pub protocol: String,
+    /// `novnc`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The access URL: `<novncproxy_base_url>?path=%3Ftoken%3D<token>`.
+    pub url: String,
+}
+
+/// `{"remote_console": {...}}`.
+#[derive(Serialize, ToSchema)]
+pub struct RemoteConsoleDoc {
+    /// The console.
+    pub remote_console: RemoteConsole,
+}
+
+/// The legacy action's console.
+#[derive(Serialize, ToSchema)]
+pub struct LegacyConsole {
+    /// `novnc`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The access URL.
+    pub url: String,
+}
+
+/// `{"console": {"type": "novnc", "url": …}}`.
+#[derive(Serialize, ToSchema)]
+pub struct LegacyConsoleDoc {
+    /// The console.
+    pub console: LegacyConsole,
+}
+
+/// What a token opens (admin only).
+#[derive(Serialize, ToSchema)]
+pub struct ConsoleConnectInfo {
+    /// The instance.
+    pub instance_uuid: String,
+    /// Where the proxy connects.
+    pub host: String,
+    /// The VNC port (0 for a graphics-fd node).
+    pub port: u16,
+    /// Always null: libvirt does not use it.
+    pub internal_access_path: Option<String>,
+}
+
+/// `{"console": {...}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ConsoleConnectInfoDoc {
+    /// The connect info.
+    pub console: ConsoleConnectInfo,
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("Invalid input for the request body: {e}")))
+}
+
+async fn novnc_url(state: &AppState, id: &str) -> Result<String, ApiError> {
+    let instance = by_id(state, id).await?;
+    let s = &state.settings;
+    let minted = mint_console(state.inventory.as_ref(), &state.auth, &instance.uuid.to_string(), &s.console_base_url, s.token_ttl)
+        .await
+        .map_err(|e| match e {
+            ConsoleError::Lookup(l) => ApiError::Unavailable(l.to_string()),
+            ConsoleError::Store(s) => ApiError::Internal(s.to_string()),
+            other => ApiError::Conflict(format!("{other}.")),
+        })?;
+    tracing::info!(instance = %instance.uuid, "console URL minted through the API");
+    Ok(minted.1.url)
+}
+
+/// Creates a noVNC console and returns its URL.
+#[utoipa::path(post, path = "/v2.1/servers/{server_id}/remote-consoles", params(("server_id" = String, Path)),
+    request_body = RemoteConsoleRequest, responses(
+        (status = 200, body = RemoteConsoleDoc), (status = 400, body = Fault), (status = 401, body = Object),
+        (status = 404, body = Fault), (status = 409, body = Fault), (status = 503, body = Fault)))]
+pub(crate) async fn create(State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> Result<Json<RemoteConsoleDoc>, ApiError> {
+    let req: RemoteConsoleRequest = parse_json(&body)?;
+    let RemoteConsoleSpec { protocol, kind } = req.remote_console;
+    if !PROTOCOLS.contains(&protocol.as_str()) || !TYPES.contains(&kind.as_str()) {
+        return Err(ApiError::BadRequest(format!("Invalid input: protocol {protocol:?} or type {kind:?} is not one of {PROTOCOLS:?} / {TYPES:?}.")));
+    }
+    if (protocol.as_str(), kind.as_str()) != ("vnc", "novnc") {
+        return Err(ApiError::BadRequest(format!("Unavailable console type {kind}.")));
+    }
+    let url = novnc_url(&state, &id).await?;
+    Ok(Json(RemoteConsoleDoc { remote_console: RemoteConsole { protocol, kind, url } }))
+}
+
+/// Server actions; only the legacy `os-getVNCConsole` is served.
+#[utoipa::path(post, path = "/v2.1/servers/{server_id}/action", params(("server_id" = String, Path)),
+    request_body(content = Object, description = "{\"os-getVNCConsole\": {\"type\": \"novnc\"}}"), responses(
+        (status = 200, body = LegacyConsoleDoc), (status = 400, body = Fault), (status = 401, body = Object),
+        (status = 404, body = Fault), (status = 409, body = Fault), (status = 503, body = Fault)))]
+pub(crate) async fn action(State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> Result<Json<LegacyConsoleDoc>, ApiError> {
+    let req: serde_json::Map<String, serde_json::Value> = parse_json(&body)?;
+    let mut keys = req.keys();
+    let (Some(name), None) = (keys.next(), keys.next()) else {
+        return Err(ApiError::BadRequest("Malformed request body: exactly one action expected.".into()));
+    };
+    if name != "os-getVNCConsole" {
+        return Err(ApiError::BadRequest(format!("There is no such action: {name}")));
+    }
+    let kind = req[name].get("type").and_then(|t| t.as_str()).map(str::to_owned);
+    let valid_shape = req[name].as_object().is_some_and(|o| o.len() == 1);
+    match kind.as_deref() {
+        Some("novnc") if valid_shape => {}
+        Some("xvpvnc") if valid_shape => return Err(ApiError::BadRequest("Invalid console type xvpvnc".into())),
+        _ => return Err(ApiError::BadRequest("Invalid input: os-getVNCConsole needs {\"type\": \"novnc\"}.".into())),
+    }
+    let url = novnc_url(&state, &id).await?;
+    Ok(Json(LegacyConsoleDoc { console: LegacyConsole { kind: "novnc".into(), url } }))
+}
+
+/// Revokes every console token of the server and closes its live sessions (code 1008). Nova's
+/// reset-vnc-console blueprint, never shipped there.
+#[utoipa::path(delete, path = "/v2.1/servers/{server_id}/remote-consoles", params(("server_id" = String, Path)), responses(
+    (status = 204, description = "Tokens revoked, sessions closed"), (status = 401, body = Object),
+    (status = 404, body = Fault), (status = 503, body = Fault)))]
+pub(crate) async fn reset(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let instance = by_id(&state, &id).await?;
+    let (revoked, closed) =
+        state.end_consoles(instance.uuid, "Console reset").await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    tracing::info!(instance = %instance.uuid, revoked, closed, "consoles reset through the API");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What a console token opens (admin only).
+#[utoipa::path(get, path = "/v2.1/os-console-auth-tokens/{console_token}", params(("console_token" = String, Path)), responses(
+    (status = 200, body = ConsoleConnectInfoDoc), (status = 401, body = Object), (status = 403, body = Fault),
+    (status = 404, body = Fault)))]
+pub(crate) async fn token_info(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(token): Path<String>,
+) -> Result<Json<ConsoleConnectInfoDoc>, ApiError> {
+    caller.require_admin("os_compute_api:os-console-auth-tokens")?;
+    let info = state.auth.validate(&Token::from_presented(&token)).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let info = info.ok_or_else(|| ApiError::NotFound("Token not found".into()))?;
+    Ok(Json(ConsoleConnectInfoDoc {
+        console: ConsoleConnectInfo {
+            instance_uuid: info.instance_uuid.to_string(),
+            host: info.host,
+            port: info.port,
+            internal_access_path: info.internal_access_path,
+        },
+    }))
+}

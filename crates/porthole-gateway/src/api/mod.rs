@@ -1,0 +1,73 @@
+//! The Nova-compatible REST API under `/v2.1`: servers, remote consoles, console auth tokens, the
+//! version document and an OpenAPI 3 document generated from these handlers.
+
+pub mod auth;
+pub mod consoles;
+pub mod error;
+pub mod servers;
+pub mod version;
+
+use crate::state::AppState;
+use axum::middleware;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::HeaderMap;
+use utoipa::OpenApi;
+
+/// The OpenAPI document, built from the handlers' annotations.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Porthole compute API (Nova-compatible subset)", version = "2.1"),
+    paths(
+        version::version_doc,
+        servers::list,
+        servers::detail,
+        servers::show,
+        consoles::create,
+        consoles::action,
+        consoles::reset,
+        consoles::token_info,
+    ),
+    modifiers(&ApiKeyAuth),
+    security(("x_auth_token" = []))
+)]
+pub struct ApiDoc;
+
+struct ApiKeyAuth;
+
+impl utoipa::Modify for ApiKeyAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("x_auth_token", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Auth-Token"))));
+    }
+}
+
+/// `http(s)://host` of the request, for links (X-Forwarded-Proto honoured).
+pub(crate) fn base_url(headers: &HeaderMap) -> String {
+    let host = headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let https = headers.get("x-forwarded-proto").and_then(|p| p.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    format!("{}://{host}", if https { "https" } else { "http" })
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// The API routes, with key authentication and microversion headers.
+pub(crate) fn routes(state: &AppState) -> Router<AppState> {
+    let authenticated = Router::new()
+        .route("/v2.1/servers", get(servers::list))
+        .route("/v2.1/servers/detail", get(servers::detail))
+        .route("/v2.1/servers/{server_id}", get(servers::show))
+        .route("/v2.1/servers/{server_id}/remote-consoles", post(consoles::create).delete(consoles::reset))
+        .route("/v2.1/servers/{server_id}/action", post(consoles::action))
+        .route("/v2.1/os-console-auth-tokens/{console_token}", get(consoles::token_info))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_key));
+    Router::new()
+        .route("/v2.1", get(version::version_doc))
+        .route("/v2.1/", get(version::version_doc))
+        .route("/v2.1/openapi.json", get(openapi_json))
+        .merge(authenticated)
+        .layer(middleware::from_fn(version::microversion))
+}

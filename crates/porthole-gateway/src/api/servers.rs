@@ -1,0 +1,188 @@
+//! `GET /v2.1/servers`, `/servers/detail[?name=]` and `/servers/{id}`: instances as Nova servers.
+
+use super::error::{ApiError, Fault};
+use super::version::Link;
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use http::HeaderMap;
+use porthole_compute::Instance;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// A server in the short listing.
+#[derive(Serialize, ToSchema)]
+pub struct ServerRef {
+    /// The instance UUID.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Links.
+    pub links: Vec<Link>,
+}
+
+/// A server in detail.
+#[derive(Serialize, ToSchema)]
+pub struct Server {
+    /// The instance UUID.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// ACTIVE, SHUTOFF, PAUSED, SUSPENDED, ERROR or UNKNOWN.
+    pub status: String,
+    /// Links.
+    pub links: Vec<Link>,
+    /// The libvirt node, or null for a static target.
+    #[serde(rename = "OS-EXT-SRV-ATTR:host")]
+    pub host: Option<String>,
+    /// Nova's vm_state: active, stopped, paused, suspended, error.
+    #[serde(rename = "OS-EXT-STS:vm_state")]
+    pub vm_state: String,
+    /// Always empty: Porthole does not manage networks.
+    #[schema(value_type = Object)]
+    pub addresses: serde_json::Value,
+    /// Always empty.
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+}
+
+/// `{"servers": [...]}`.
+#[derive(Serialize, ToSchema)]
+pub struct ServerList {
+    /// The servers.
+    pub servers: Vec<ServerRef>,
+}
+
+/// `{"servers": [...]}` in detail.
+#[derive(Serialize, ToSchema)]
+pub struct ServerDetailList {
+    /// The servers.
+    pub servers: Vec<Server>,
+}
+
+/// `{"server": {...}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ServerDoc {
+    /// The server.
+    pub server: Server,
+}
+
+/// Filters of the listings.
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Name filter: a substring, or exact with `^name$` (Nova takes a regular expression).
+    pub name: Option<String>,
+}
+
+fn status(state: &str) -> (&'static str, &'static str) {
+    match state {
+        "running" | "idle" | "in shutdown" => ("ACTIVE", "active"),
+        "paused" => ("PAUSED", "paused"),
+        "shut off" => ("SHUTOFF", "stopped"),
+        "pmsuspended" => ("SUSPENDED", "suspended"),
+        "crashed" => ("ERROR", "error"),
+        _ => ("UNKNOWN", "error"),
+    }
+}
+
+fn links(base: &str, id: Uuid) -> Vec<Link> {
+    vec![
+        Link { rel: "self".into(), href: format!("{base}/v2.1/servers/{id}") },
+        Link { rel: "bookmark".into(), href: format!("{base}/servers/{id}") },
+    ]
+}
+
+fn server(base: &str, i: &Instance) -> Server {
+    let (status, vm_state) = status(&i.state);
+    Server {
+        id: i.uuid.to_string(),
+        name: i.name.clone(),
+        status: status.into(),
+        links: links(base, i.uuid),
+        host: i.node.clone(),
+        vm_state: vm_state.into(),
+        addresses: serde_json::json!({}),
+        metadata: serde_json::json!({}),
+    }
+}
+
+/// Nova's `name` filter is a regular expression; anchors are honoured, the rest is a substring.
+fn name_matches(filter: &str, name: &str) -> bool {
+    match (filter.strip_prefix('^'), filter.strip_suffix('$')) {
+        (Some(rest), _) if rest.ends_with('$') => name == &rest[..rest.len() - 1],
+        (Some(prefix), None) => name.starts_with(prefix),
+        (None, Some(suffix)) => name.ends_with(suffix),
+        _ => name.contains(filter),
+    }
+}
+
+async fn filtered(state: &AppState, q: &ListQuery) -> Vec<Instance> {
+    let mut all = state.inventory.instances().await;
+    if let Some(f) = &q.name {
+        all.retain(|i| name_matches(f, &i.name));
+    }
+    all
+}
+
+/// Lists servers.
+#[utoipa::path(get, path = "/v2.1/servers", params(ListQuery), responses(
+    (status = 200, body = ServerList), (status = 401, body = Object), (status = 400, body = Fault)))]
+pub(crate) async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Json<ServerList> {
+    let base = super::base_url(&headers);
+    let servers = filtered(&state, &q)
+        .await
+        .iter()
+        .map(|i| ServerRef { id: i.uuid.to_string(), name: i.name.clone(), links: links(&base, i.uuid) })
+        .collect();
+    Json(ServerList { servers })
+}
+
+/// Lists servers in detail.
+#[utoipa::path(get, path = "/v2.1/servers/detail", params(ListQuery), responses(
+    (status = 200, body = ServerDetailList), (status = 401, body = Object), (status = 400, body = Fault)))]
+pub(crate) async fn detail(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Json<ServerDetailList> {
+    let base = super::base_url(&headers);
+    Json(ServerDetailList { servers: filtered(&state, &q).await.iter().map(|i| server(&base, i)).collect() })
+}
+
+/// Finds an instance by UUID, as Nova does (a name is not an id: 404).
+pub(crate) async fn by_id(state: &AppState, id: &str) -> Result<Instance, ApiError> {
+    let not_found = || ApiError::NotFound(format!("Instance {id} could not be found."));
+    let uuid = Uuid::parse_str(id).map_err(|_| not_found())?;
+    match state.inventory.find(&uuid.to_string()).await {
+        Ok(i) if i.uuid == uuid => Ok(i),
+        Ok(_) | Err(porthole_compute::LookupError::NotFound(_)) => Err(not_found()),
+        Err(e) => Err(ApiError::Unavailable(e.to_string())),
+    }
+}
+
+/// Shows one server.
+#[utoipa::path(get, path = "/v2.1/servers/{server_id}", params(("server_id" = String, Path)), responses(
+    (status = 200, body = ServerDoc), (status = 401, body = Object), (status = 404, body = Fault), (status = 503, body = Fault)))]
+pub(crate) async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<ServerDoc>, ApiError> {
+    let i = by_id(&state, &id).await?;
+    Ok(Json(ServerDoc { server: server(&super::base_url(&headers), &i) }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_filter() {
+        assert!(name_matches("web", "web01"));
+        assert!(name_matches("^web01$", "web01"));
+        assert!(!name_matches("^web$", "web01"));
+        assert!(name_matches("^web", "web01"));
+        assert!(name_matches("01$", "web01"));
+        assert!(!name_matches("db", "web01"));
+    }
+
+    #[test]
+    fn states_map_to_nova_statuses() {
+        assert_eq!(status("running"), ("ACTIVE", "active"));
+        assert_eq!(status("shut off"), ("SHUTOFF", "stopped"));
+        assert_eq!(status("crashed").0, "ERROR");
+    }
+}
