@@ -102,7 +102,7 @@ export async function startXvnc(res) {
 }
 
 // porthole serve with a config written to a temp dir; resolves when /healthz answers.
-export async function startPorthole(res, { targets = [], demo = false, nodes = [] } = {}) {
+export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [] } = {}) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'porthole-e2e-'));
     const port = await freePort();
     const config = path.join(dir, 'porthole.toml');
@@ -113,6 +113,7 @@ export async function startPorthole(res, { targets = [], demo = false, nodes = [
     ];
     for (const t of targets) lines.push('[[targets]]', `name = "${t.name}"`, 'host = "127.0.0.1"', `port = ${t.port}`);
     for (const n of nodes) lines.push('[[nodes]]', `name = "${n.name}"`, `libvirt_uri = "${n.uri}"`, 'proxyclient_address = "127.0.0.1"');
+    lines.push(...extra);
     writeFileSync(config, lines.join('\n') + '\n');
     const args = ['serve', '-c', config, ...(demo ? ['--demo'] : [])];
     const proc = start(portholeBin, args);

@@ -2,7 +2,7 @@
 //! never-shipped reset (`DELETE /servers/{id}/remote-consoles`), and `os-console-auth-tokens`.
 
 use super::auth::Caller;
-use super::error::{ApiError, Fault};
+use super::error::{ApiError, BadRequestBody, ConflictBody, ForbiddenBody, NotFoundBody, UnauthorizedBody, UnavailableBody};
 use super::servers::by_id;
 use crate::console::{mint_console, ConsoleError};
 use crate::state::AppState;
@@ -115,8 +115,8 @@ async fn novnc_url(state: &AppState, id: &str) -> Result<String, ApiError> {
 /// Creates a noVNC console and returns its URL.
 #[utoipa::path(post, path = "/v2.1/servers/{server_id}/remote-consoles", params(("server_id" = String, Path)),
     request_body = RemoteConsoleRequest, responses(
-        (status = 200, body = RemoteConsoleDoc), (status = 400, body = Fault), (status = 401, body = Object),
-        (status = 404, body = Fault), (status = 409, body = Fault), (status = 503, body = Fault)))]
+        (status = 200, body = RemoteConsoleDoc), (status = 400, body = BadRequestBody), (status = 401, body = UnauthorizedBody),
+        (status = 404, body = NotFoundBody), (status = 409, body = ConflictBody), (status = 503, body = UnavailableBody)))]
 pub(crate) async fn create(State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> Result<Json<RemoteConsoleDoc>, ApiError> {
     let req: RemoteConsoleRequest = parse_json(&body)?;
     let RemoteConsoleSpec { protocol, kind } = req.remote_console;
@@ -133,8 +133,8 @@ pub(crate) async fn create(State(state): State<AppState>, Path(id): Path<String>
 /// Server actions; only the legacy `os-getVNCConsole` is served.
 #[utoipa::path(post, path = "/v2.1/servers/{server_id}/action", params(("server_id" = String, Path)),
     request_body(content = Object, description = "{\"os-getVNCConsole\": {\"type\": \"novnc\"}}"), responses(
-        (status = 200, body = LegacyConsoleDoc), (status = 400, body = Fault), (status = 401, body = Object),
-        (status = 404, body = Fault), (status = 409, body = Fault), (status = 503, body = Fault)))]
+        (status = 200, body = LegacyConsoleDoc), (status = 400, body = BadRequestBody), (status = 401, body = UnauthorizedBody),
+        (status = 404, body = NotFoundBody), (status = 409, body = ConflictBody), (status = 503, body = UnavailableBody)))]
 pub(crate) async fn action(State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> Result<Json<LegacyConsoleDoc>, ApiError> {
     let req: serde_json::Map<String, serde_json::Value> = parse_json(&body)?;
     let mut keys = req.keys();
@@ -158,8 +158,8 @@ pub(crate) async fn action(State(state): State<AppState>, Path(id): Path<String>
 /// Revokes every console token of the server and closes its live sessions (code 1008). Nova's
 /// reset-vnc-console blueprint, never shipped there.
 #[utoipa::path(delete, path = "/v2.1/servers/{server_id}/remote-consoles", params(("server_id" = String, Path)), responses(
-    (status = 204, description = "Tokens revoked, sessions closed"), (status = 401, body = Object),
-    (status = 404, body = Fault), (status = 503, body = Fault)))]
+    (status = 204, description = "Tokens revoked, sessions closed"), (status = 401, body = UnauthorizedBody),
+    (status = 404, body = NotFoundBody), (status = 503, body = UnavailableBody)))]
 pub(crate) async fn reset(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let instance = by_id(&state, &id).await?;
     let (revoked, closed) =
@@ -170,8 +170,8 @@ pub(crate) async fn reset(State(state): State<AppState>, Path(id): Path<String>)
 
 /// What a console token opens (admin only).
 #[utoipa::path(get, path = "/v2.1/os-console-auth-tokens/{console_token}", params(("console_token" = String, Path)), responses(
-    (status = 200, body = ConsoleConnectInfoDoc), (status = 401, body = Object), (status = 403, body = Fault),
-    (status = 404, body = Fault)))]
+    (status = 200, body = ConsoleConnectInfoDoc), (status = 401, body = UnauthorizedBody), (status = 403, body = ForbiddenBody),
+    (status = 404, body = NotFoundBody)))]
 pub(crate) async fn token_info(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -60,3 +60,61 @@ impl IntoResponse for ApiError {
         (status, Json(body)).into_response()
     }
 }
+
+/// A 400 body: `{"badRequest": {"code": 400, "message": "…"}}`.
+#[derive(Serialize, ToSchema)]
+pub struct BadRequestBody {
+    /// The fault.
+    #[serde(rename = "badRequest")]
+    pub fault: Fault,
+}
+
+/// A 403 body: `{"forbidden": {"code": 403, "message": "…"}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ForbiddenBody {
+    /// The fault.
+    #[serde(rename = "forbidden")]
+    pub fault: Fault,
+}
+
+/// A 404 body: `{"itemNotFound": {"code": 404, "message": "…"}}`.
+#[derive(Serialize, ToSchema)]
+pub struct NotFoundBody {
+    /// The fault.
+    #[serde(rename = "itemNotFound")]
+    pub fault: Fault,
+}
+
+/// A 409 body: `{"conflict": {"code": 409, "message": "…"}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ConflictBody {
+    /// The fault.
+    #[serde(rename = "conflict")]
+    pub fault: Fault,
+}
+
+/// A 503 body: `{"serviceUnavailable": {"code": 503, "message": "…"}}`.
+#[derive(Serialize, ToSchema)]
+pub struct UnavailableBody {
+    /// The fault.
+    #[serde(rename = "serviceUnavailable")]
+    pub fault: Fault,
+}
+
+/// The 401 body, keystone's shape.
+#[derive(Serialize, ToSchema)]
+pub struct UnauthorizedBody {
+    /// The error.
+    pub error: UnauthorizedError,
+}
+
+/// Keystone's 401 error.
+#[derive(Serialize, ToSchema)]
+pub struct UnauthorizedError {
+    /// 401.
+    pub code: u16,
+    /// `Unauthorized`.
+    pub title: String,
+    /// What to do.
+    pub message: String,
+}

@@ -1,6 +1,6 @@
 //! `GET /v2.1/servers`, `/servers/detail[?name=]` and `/servers/{id}`: instances as Nova servers.
 
-use super::error::{ApiError, Fault};
+use super::error::{ApiError, BadRequestBody, NotFoundBody, UnauthorizedBody, UnavailableBody};
 use super::version::Link;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -127,7 +127,7 @@ async fn filtered(state: &AppState, q: &ListQuery) -> Vec<Instance> {
 
 /// Lists servers.
 #[utoipa::path(get, path = "/v2.1/servers", params(ListQuery), responses(
-    (status = 200, body = ServerList), (status = 401, body = Object), (status = 400, body = Fault)))]
+    (status = 200, body = ServerList), (status = 401, body = UnauthorizedBody), (status = 400, body = BadRequestBody)))]
 pub(crate) async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Json<ServerList> {
     let base = super::base_url(&headers);
     let servers = filtered(&state, &q)
@@ -140,7 +140,7 @@ pub(crate) async fn list(State(state): State<AppState>, headers: HeaderMap, Quer
 
 /// Lists servers in detail.
 #[utoipa::path(get, path = "/v2.1/servers/detail", params(ListQuery), responses(
-    (status = 200, body = ServerDetailList), (status = 401, body = Object), (status = 400, body = Fault)))]
+    (status = 200, body = ServerDetailList), (status = 401, body = UnauthorizedBody), (status = 400, body = BadRequestBody)))]
 pub(crate) async fn detail(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Json<ServerDetailList> {
     let base = super::base_url(&headers);
     Json(ServerDetailList { servers: filtered(&state, &q).await.iter().map(|i| server(&base, i)).collect() })
@@ -159,7 +159,7 @@ pub(crate) async fn by_id(state: &AppState, id: &str) -> Result<Instance, ApiErr
 
 /// Shows one server.
 #[utoipa::path(get, path = "/v2.1/servers/{server_id}", params(("server_id" = String, Path)), responses(
-    (status = 200, body = ServerDoc), (status = 401, body = Object), (status = 404, body = Fault), (status = 503, body = Fault)))]
+    (status = 200, body = ServerDoc), (status = 401, body = UnauthorizedBody), (status = 404, body = NotFoundBody), (status = 503, body = UnavailableBody)))]
 pub(crate) async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<ServerDoc>, ApiError> {
     let i = by_id(&state, &id).await?;
     Ok(Json(ServerDoc { server: server(&super::base_url(&headers), &i) }))
