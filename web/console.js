@@ -1,5 +1,4 @@
 // Porthole console page logic: read path/title from the URL, open the noVNC RFB client, show state.
-import RFB from './novnc/core/rfb.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -23,7 +22,19 @@ function websocketUrl(path) {
     return `${scheme}://${window.location.host}/${path.replace(/^\//, '')}`;
 }
 
-function start() {
+// The noVNC client, imported at run time so that a missing or broken copy is reported on the page
+// instead of leaving it "Connecting…" for ever.
+async function loadRfb() {
+    try {
+        return (await import('./novnc/core/rfb.js')).default;
+    } catch (err) {
+        console.error('loading noVNC failed:', err);
+        setState('disconnected', 'Disconnected: the noVNC client could not be loaded (is web/ installed?)');
+        return null;
+    }
+}
+
+async function start() {
     const title = param('title') || 'Porthole console';
     document.title = title;
     $('title').textContent = title;
@@ -34,6 +45,8 @@ function start() {
         return;
     }
     setState('connecting', 'Connecting…');
+    const RFB = await loadRfb();
+    if (!RFB) return;
     let rfb;
     try {
         rfb = new RFB($('screen'), websocketUrl(path), { wsProtocols: ['binary'] });
@@ -77,4 +90,4 @@ function start() {
     window.porthole = { rfb };
 }
 
-start();
+await start();

@@ -14,6 +14,7 @@ mkdirSync(artifacts, { recursive: true });
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Polls fn until it returns something truthy; errors are retried unless they carry `fatal`.
 export async function waitFor(what, fn, timeoutMs = 15000) {
     const end = Date.now() + timeoutMs;
     let last;
@@ -21,7 +22,10 @@ export async function waitFor(what, fn, timeoutMs = 15000) {
         try {
             const v = await fn();
             if (v) return v;
-        } catch (e) { last = e; }
+        } catch (e) {
+            if (e.fatal) throw e;
+            last = e;
+        }
         await sleep(100);
     }
     throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
@@ -101,25 +105,37 @@ export async function startXvnc(res) {
     return { display, port };
 }
 
-// porthole serve with a config written to a temp dir; resolves when /healthz answers.
-export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [] } = {}) {
+// porthole serve with a config written to a temp dir; resolves when /healthz answers. The page is
+// this checkout's web/ wherever the binary was built. Retries when another process took the port.
+export async function startPorthole(res, { targets = [], demo = false, nodes = [] } = {}) {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await startPortholeOnce(res, { targets, demo, nodes });
+        } catch (e) {
+            if (attempt >= 3 || !/Address already in use/.test(e.message)) throw e;
+        }
+    }
+}
+
+async function startPortholeOnce(res, { targets, demo, nodes }) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'porthole-e2e-'));
     const port = await freePort();
     const config = path.join(dir, 'porthole.toml');
     const lines = [
-        '[proxy]', `listen = "127.0.0.1:${port}"`,
+        '[proxy]', `listen = "127.0.0.1:${port}"`, `web_dir = "${path.join(repoRoot, 'web')}"`,
         '[vnc]', `novncproxy_base_url = "http://127.0.0.1:${port}/vnc_lite.html"`,
         '[consoleauth]', `store = "sqlite://${dir}/porthole.db"`,
     ];
     for (const t of targets) lines.push('[[targets]]', `name = "${t.name}"`, 'host = "127.0.0.1"', `port = ${t.port}`);
     for (const n of nodes) lines.push('[[nodes]]', `name = "${n.name}"`, `libvirt_uri = "${n.uri}"`, 'proxyclient_address = "127.0.0.1"');
-    lines.push(...extra);
     writeFileSync(config, lines.join('\n') + '\n');
     const args = ['serve', '-c', config, ...(demo ? ['--demo'] : [])];
     const proc = start(portholeBin, args);
     res.add(() => proc.stop());
     await waitFor('porthole /healthz', async () => {
-        if (proc.child.exitCode !== null) throw new Error(`porthole exited: ${proc.out.stderr}`);
+        if (proc.child.exitCode !== null) {
+            throw Object.assign(new Error(`porthole exited: ${proc.out.stderr.trim()}`), { fatal: true });
+        }
         const r = await fetch(`http://127.0.0.1:${port}/healthz`);
         return r.ok;
     });
