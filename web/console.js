@@ -29,7 +29,7 @@ async function loadRfb() {
         return (await import('./novnc/core/rfb.js')).default;
     } catch (err) {
         console.error('loading noVNC failed:', err);
-        setState('disconnected', 'Disconnected: the noVNC client could not be loaded (is web/ installed?)');
+        setState('disconnected', 'Disconnected: the console client (noVNC) could not be loaded');
         return null;
     }
 }
@@ -40,7 +40,7 @@ async function start() {
     $('title').textContent = title;
 
     const path = param('path');
-    if (!path) {
+    if (path === null) { // present but empty means the root path, e.g. behind a plain websockify
         setState('disconnected', 'Disconnected: no console token in the URL');
         return;
     }

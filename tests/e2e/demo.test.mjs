@@ -1,8 +1,10 @@
 // End to end: `porthole serve --demo` prints a console URL; Chromium shows the demo screen and typed keys.
 import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { Resources, canvasDigest, changedPixels, distinctColours, launchBrowser, openConsole, screenshot,
-    sleep, snapshot, startPorthole, waitFor } from './lib.mjs';
+    sleep, snapshot, repoRoot, startPorthole, tempDir, waitFor } from './lib.mjs';
 
 test('the demo console shows a screen and the keys typed', { timeout: 90000 }, async () => {
     const res = new Resources();
@@ -65,6 +67,21 @@ test('a page without a token says so', { timeout: 60000 }, async () => {
         const browser = await launchBrowser(res);
         const page = await openConsole(browser, `${p.base}/console.html`, 'disconnected');
         assert.match(await page.textContent('#status'), /no console token/);
+    } finally {
+        await res.close();
+    }
+});
+
+test('a page whose noVNC copy is missing says so instead of hanging', { timeout: 60000 }, async () => {
+    const res = new Resources();
+    try {
+        const web = tempDir(res, 'porthole-web-');
+        for (const f of ['console.html', 'console.js', 'console.css']) copyFileSync(path.join(repoRoot, 'web', f), path.join(web, f));
+        const p = await startPorthole(res, { demo: true, webDir: web });
+        const url = await waitFor('the demo URL on stdout', () => p.proc.out.stdout.split('\n').find((l) => l.includes('vnc_lite.html?path=')));
+        const browser = await launchBrowser(res);
+        const page = await openConsole(browser, url, 'disconnected');
+        assert.match(await page.textContent('#status'), /could not be loaded/);
     } finally {
         await res.close();
     }

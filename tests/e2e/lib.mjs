@@ -1,6 +1,6 @@
 // Helpers for the end-to-end tests: processes (Xvnc, xterm, porthole), free ports, Chromium, canvas pixels.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -79,6 +79,13 @@ export class Resources {
     }
 }
 
+// A temporary directory, removed at cleanup.
+export function tempDir(res, prefix) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+    res.add(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+}
+
 function freeDisplay() {
     for (let n = 20; n < 200; n++) {
         if (!existsSync(`/tmp/.X${n}-lock`) && !existsSync(`/tmp/.X11-unix/X${n}`)) return n;
@@ -105,29 +112,31 @@ export async function startXvnc(res) {
     return { display, port };
 }
 
-// porthole serve with a config written to a temp dir; resolves when /healthz answers. The page is
-// this checkout's web/ wherever the binary was built. Retries when another process took the port.
-export async function startPorthole(res, { targets = [], demo = false, nodes = [] } = {}) {
+// porthole serve with a config written to a temp dir (`extra`: more TOML lines at its end); resolves
+// when /healthz answers. The page is this checkout's web/ (or `webDir`) wherever the binary was built.
+// Retries when another process took the port.
+export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [], webDir } = {}) {
     for (let attempt = 1; ; attempt++) {
         try {
-            return await startPortholeOnce(res, { targets, demo, nodes });
+            return await startPortholeOnce(res, { targets, demo, nodes, extra, webDir });
         } catch (e) {
             if (attempt >= 3 || !/Address already in use/.test(e.message)) throw e;
         }
     }
 }
 
-async function startPortholeOnce(res, { targets, demo, nodes }) {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'porthole-e2e-'));
+async function startPortholeOnce(res, { targets, demo, nodes, extra, webDir = path.join(repoRoot, 'web') }) {
+    const dir = tempDir(res, 'porthole-e2e-');
     const port = await freePort();
     const config = path.join(dir, 'porthole.toml');
     const lines = [
-        '[proxy]', `listen = "127.0.0.1:${port}"`, `web_dir = "${path.join(repoRoot, 'web')}"`,
+        '[proxy]', `listen = "127.0.0.1:${port}"`, `web_dir = "${webDir}"`,
         '[vnc]', `novncproxy_base_url = "http://127.0.0.1:${port}/vnc_lite.html"`,
         '[consoleauth]', `store = "sqlite://${dir}/porthole.db"`,
     ];
     for (const t of targets) lines.push('[[targets]]', `name = "${t.name}"`, 'host = "127.0.0.1"', `port = ${t.port}`);
     for (const n of nodes) lines.push('[[nodes]]', `name = "${n.name}"`, `libvirt_uri = "${n.uri}"`, 'proxyclient_address = "127.0.0.1"');
+    lines.push(...extra);
     writeFileSync(config, lines.join('\n') + '\n');
     const args = ['serve', '-c', config, ...(demo ? ['--demo'] : [])];
     const proc = start(portholeBin, args);
@@ -224,7 +233,7 @@ export async function screenshot(page, name) {
 // A transient QEMU domain (TCG, no disk: SeaBIOS says "No bootable device"), destroyed at cleanup.
 export function startDomain(res, tag, graphics = "<graphics type='vnc' autoport='yes' listen='127.0.0.1'/>") {
     const name = `ph-e2e-${tag}-${process.pid}-${Date.now() % 100000}`;
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'porthole-dom-'));
+    const dir = tempDir(res, 'porthole-dom-');
     const xml = path.join(dir, 'domain.xml');
     writeFileSync(xml, `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory>` +
         `<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>${graphics}` +

@@ -14,6 +14,7 @@ test('typing into an xterm on Xvnc through the console', { timeout: 120000 }, as
 
         const browser = await launchBrowser(res);
         const page = await openConsole(browser, url);
+        for (const id of ['ctrlaltdel', 'scale', 'clipboard', 'paste']) assert.ok(await page.isEnabled(`#${id}`), `#${id} enabled once connected`);
         await sleep(1500);
         const size = await snapshot(page, 'before');
         assert.deepEqual(size, { width: 1024, height: 768 });

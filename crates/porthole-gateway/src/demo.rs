@@ -165,7 +165,10 @@ impl Viewer {
     }
 
     async fn flush_pending(&mut self, sock: &mut TcpStream) -> io::Result<()> {
-        let (Some(want), Some(dirty)) = (self.pending, self.screen.take_dirty()) else { return Ok(()) };
+        // Only take the changed region when a request waits for it: a change made while an update
+        // is on its way stays dirty until the next request.
+        let Some(want) = self.pending else { return Ok(()) };
+        let Some(dirty) = self.screen.take_dirty() else { return Ok(()) };
         self.pending = None;
         match want.intersect(&dirty) {
             Some(r) => self.send(r, sock).await,
