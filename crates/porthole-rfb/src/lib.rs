@@ -7,13 +7,19 @@
 //! # Layout
 //! - [`codec`]: [`Reader`] over a byte slice and big-endian encoders.
 //! - [`messages`]: protocol version, pixel format, ServerInit, client messages, server messages.
+//! - [`security`]: security type numbers, VeNCrypt subtypes, the VNC authentication response.
+//! - [`handshake`]: the security proxy's handshake, browser and server sides ([`handshake::ProxyHandshake`]).
+//! - [`fuzzing`]: entry points for the fuzz targets.
 //! - [`error`]: [`Error`] and [`InvalidMessage`].
 
 #![warn(missing_docs)]
 
 pub mod codec;
 pub mod error;
+pub mod fuzzing;
+pub mod handshake;
 pub mod messages;
+pub mod security;
 
 pub use codec::Reader;
 pub use error::{Error, InvalidMessage, Result};
