@@ -6,6 +6,8 @@ use crate::messages::{encode_security_result, encode_security_types};
 use crate::security::{self, subtype_name, type_name, MAX_REASON_LEN};
 use crate::{Error, ProtocolVersion, Reader};
 
+/// Every state is named for what it waits for (`Expect*`, the rustls convention).
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug)]
 pub(super) enum State {
     /// The server's ProtocolVersion.
@@ -43,7 +45,9 @@ impl State {
 macro_rules! parse {
     ($hs:ident, $input:ident, |$r:ident| $body:expr) => {{
         let mut $r = Reader::new($input);
-        match (|| -> Result<_, Error> { $body })() {
+        #[allow(clippy::redundant_closure_call)]
+        let parsed = (|| -> Result<_, Error> { $body })();
+        match parsed {
             Ok(v) => (v, $r.position()),
             Err(Error::Incomplete) => return Ok(Outcome::NeedMore($hs)),
             Err(e) => return Err($hs.server_fault(format!("malformed message from the VNC server: {e}"))),
