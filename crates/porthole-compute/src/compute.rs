@@ -69,6 +69,18 @@ impl Inventory for Compute {
         Ok(Upstream::Unix(tokio::net::UnixStream::from_std(std_socket)?))
     }
 
+    async fn vnc_password(&self, instance: Uuid) -> Option<String> {
+        if let Some(p) = self.targets.vnc_password(instance).await {
+            return Some(p);
+        }
+        for node in &self.nodes {
+            if let Ok(Some(i)) = node.instance(instance).await {
+                return i.graphics.and_then(|g| g.passwd).map(|p| p.0);
+            }
+        }
+        None
+    }
+
     async fn managed(&self, instance: Uuid) -> bool {
         !self.nodes.is_empty() && !self.targets.instances().await.iter().any(|t| t.uuid == instance)
     }

@@ -104,6 +104,14 @@ pub trait Inventory: Send + Sync + 'static {
         connect_tcp(host, port, limit).await
     }
 
+    /// The VNC password the proxy uses on the instance's behalf (domain XML `passwd`, or the
+    /// target's `password`), if any. Never logged, never sent to a browser.
+    async fn vnc_password(&self, instance: Uuid) -> Option<String> {
+        let all = self.instances().await;
+        let i = all.into_iter().find(|i| i.uuid == instance)?;
+        i.graphics.and_then(|g| g.passwd).map(|p| p.0)
+    }
+
     /// Whether the instance is a VM whose life libvirt reports (not a static target).
     async fn managed(&self, _instance: Uuid) -> bool {
         false
@@ -122,6 +130,7 @@ pub trait Inventory: Send + Sync + 'static {
 #[derive(Clone, Debug, Default)]
 pub struct StaticTargets {
     targets: Vec<Instance>,
+    passwords: std::collections::HashMap<Uuid, String>,
 }
 
 impl StaticTargets {
@@ -138,7 +147,14 @@ impl StaticTargets {
                 graphics: None,
             })
             .collect();
-        StaticTargets { targets }
+        StaticTargets { targets, passwords: Default::default() }
+    }
+
+    /// Sets the VNC password of a target (its config `password`).
+    pub fn set_password(&mut self, name: &str, password: String) {
+        if let Some(t) = self.targets.iter().find(|t| t.name == name) {
+            self.passwords.insert(t.uuid, password);
+        }
     }
 
     /// Adds one target (the demo server registers itself this way).
@@ -157,6 +173,10 @@ pub fn target_uuid(name: &str) -> Uuid {
 impl Inventory for StaticTargets {
     async fn survey(&self) -> Survey {
         Survey { instances: self.targets.clone(), unreachable: Vec::new() }
+    }
+
+    async fn vnc_password(&self, instance: Uuid) -> Option<String> {
+        self.passwords.get(&instance).cloned()
     }
 }
 

@@ -14,6 +14,7 @@
 //! - [`sessions`]: live sessions by instance.
 //! - [`upstream`]: connecting to VNC servers.
 //! - [`relay`]: the WebSocket ⇄ TCP pump.
+//! - [`security`]: the RFB security proxy (VNC password, VeNCrypt over rustls).
 //! - [`demo`]: the built-in demo VNC server.
 
 #![warn(missing_docs)]
@@ -29,6 +30,7 @@ pub mod inventory {
 pub mod origin;
 pub mod pages;
 pub mod relay;
+pub mod security;
 pub mod sessions;
 pub mod state;
 pub mod token_source;

@@ -35,6 +35,8 @@ pub struct Settings {
     pub console_base_url: String,
     /// Lifetime of tokens minted through the API.
     pub token_ttl: Duration,
+    /// The RFB security proxy toward VNC servers.
+    pub security: crate::security::SecuritySettings,
 }
 
 impl Default for Settings {
@@ -50,6 +52,7 @@ impl Default for Settings {
             api_keys: Vec::new(),
             console_base_url: "http://127.0.0.1:6080/vnc_lite.html".into(),
             token_ttl: Duration::from_secs(600),
+            security: crate::security::SecuritySettings::default(),
         }
     }
 }

@@ -96,6 +96,21 @@ async fn run_session(mut socket: WebSocket, info: ConnectInfo, state: AppState, 
             return;
         }
     };
+    let upstream = if settings.security.enabled() {
+        let password = state.inventory.vnc_password(info.instance_uuid).await.map(String::into_bytes);
+        match crate::security::secure(&mut socket, tcp, &settings.security, password, &info.host).await {
+            Ok(secured) => secured,
+            Err(e) => {
+                warn!(cause = %e.log, "VNC security handshake failed");
+                let code = if e.tenant_fault { close_code::POLICY } else { close_code::UPSTREAM_ERROR };
+                close_ws(&mut socket, Some((code, "VNC security negotiation failed"))).await;
+                return;
+            }
+        }
+    } else {
+        crate::security::Secured::Plain(tcp)
+    };
+    let tcp = upstream;
     info!("session started");
     let expiry = settings.enforce_session_timeout.then(|| {
         let left = info.expires.saturating_sub(state.auth.clock().now());

@@ -96,6 +96,8 @@ pub struct Proxy {
     /// The project's console page directory; found next to the sources or the binary when unset.
     pub web_dir: Option<PathBuf>,
     pub connect_timeout: u64,
+    /// Seconds a VNC server has to finish the security handshake (security proxy on).
+    pub handshake_timeout: u64,
     /// Seconds without traffic before a session is closed; 0 never.
     pub idle_timeout: u64,
     pub max_sessions: usize,
@@ -109,6 +111,7 @@ impl Default for Proxy {
             web_root: None,
             web_dir: None,
             connect_timeout: porthole_gateway::upstream::DEFAULT_CONNECT_TIMEOUT.as_secs(),
+            handshake_timeout: porthole_gateway::security::DEFAULT_HANDSHAKE_TIMEOUT.as_secs(),
             idle_timeout: 0,
             max_sessions: porthole_gateway::state::DEFAULT_MAX_SESSIONS,
         }
@@ -123,11 +126,40 @@ pub struct Vnc {
     pub novncproxy_base_url: Option<String>,
     pub server_listen: String,
     pub auth_schemes: Vec<String>,
+    /// CA bundle (PEM) for VeNCrypt servers' certificates.
+    pub vencrypt_ca_certs: Option<PathBuf>,
+    /// Client certificate (PEM) for VeNCrypt servers that verify peers.
+    pub vencrypt_client_cert: Option<PathBuf>,
+    /// Its key (PEM).
+    pub vencrypt_client_key: Option<PathBuf>,
 }
 
 impl Default for Vnc {
     fn default() -> Self {
-        Vnc { novncproxy_base_url: None, server_listen: "127.0.0.1".into(), auth_schemes: vec!["none".into()] }
+        Vnc {
+            novncproxy_base_url: None,
+            server_listen: "127.0.0.1".into(),
+            auth_schemes: vec!["none".into()],
+            vencrypt_ca_certs: None,
+            vencrypt_client_cert: None,
+            vencrypt_client_key: None,
+        }
+    }
+}
+
+impl Vnc {
+    /// The schemes, as the security proxy takes them.
+    pub fn schemes(&self) -> Vec<porthole_rfb::handshake::Scheme> {
+        use porthole_rfb::handshake::Scheme;
+        self.auth_schemes
+            .iter()
+            .filter_map(|s| match s.as_str() {
+                "none" => Some(Scheme::None),
+                "vnc" => Some(Scheme::Vnc),
+                "vencrypt" => Some(Scheme::VeNCrypt),
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -146,8 +178,8 @@ impl Default for ConsoleAuth {
     }
 }
 
-/// `[[targets]]`: a VNC server not managed by libvirt.
-#[derive(Debug, Deserialize)]
+/// `[[targets]]`: a VNC server not managed by libvirt. `Debug` leaves the password out.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     pub name: String,
@@ -155,6 +187,14 @@ pub struct Target {
     pub port: u16,
     /// Fixed instance id; by default the UUIDv5 of the name, stable across restarts.
     pub uuid: Option<Uuid>,
+    /// VNC password the security proxy uses for this server (`auth_schemes` with "vnc").
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target").field("name", &self.name).field("host", &self.host).field("port", &self.port).finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -206,11 +246,26 @@ impl Config {
             }
         }
         for s in &self.vnc.auth_schemes {
-            match s.as_str() {
-                "none" => {}
-                "vnc" | "vencrypt" => p.push(format!("[vnc] auth_schemes: {s:?} is not supported by this build yet; use [\"none\"]")),
-                _ => p.push(format!("[vnc] auth_schemes: unknown scheme {s:?} (expected none, vnc or vencrypt)")),
+            if !matches!(s.as_str(), "none" | "vnc" | "vencrypt") {
+                p.push(format!("[vnc] auth_schemes: unknown scheme {s:?} (expected none, vnc or vencrypt)"));
             }
+        }
+        let v = &self.vnc;
+        if v.auth_schemes.iter().any(|s| s == "vencrypt") && v.vencrypt_ca_certs.is_none() {
+            p.push("[vnc] auth_schemes has \"vencrypt\": set vencrypt_ca_certs to the CA bundle of the VNC servers' certificates".into());
+        }
+        for (key, path) in [("vencrypt_ca_certs", &v.vencrypt_ca_certs), ("vencrypt_client_cert", &v.vencrypt_client_cert), ("vencrypt_client_key", &v.vencrypt_client_key)] {
+            if let Some(path) = path {
+                if !path.is_file() {
+                    p.push(format!("[vnc] {key} = {:?}: no such file", path.display().to_string()));
+                }
+            }
+        }
+        if v.vencrypt_client_cert.is_some() != v.vencrypt_client_key.is_some() {
+            p.push("[vnc] vencrypt_client_cert and vencrypt_client_key go together".into());
+        }
+        if self.proxy.handshake_timeout == 0 {
+            p.push("[proxy] handshake_timeout must be at least 1 second".into());
         }
         if self.vnc.auth_schemes.is_empty() {
             p.push("[vnc] auth_schemes must name at least one scheme".into());

@@ -38,9 +38,14 @@ fn load(arg: &ConfigArg) -> anyhow::Result<Config> {
 
 /// The libvirt nodes and static targets of the configuration.
 fn compute(config: &Config) -> Compute {
-    let targets = StaticTargets::new(config.targets.iter().map(|t| {
+    let mut targets = StaticTargets::new(config.targets.iter().map(|t| {
         (t.name.clone(), t.uuid, Endpoint { host: t.host.clone(), port: t.port })
     }));
+    for t in &config.targets {
+        if let Some(pw) = &t.password {
+            targets.set_password(&t.name, pw.clone());
+        }
+    }
     Compute::new(config.node_configs(), targets)
 }
 
@@ -90,7 +95,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let base = base_url(&config, bound);
     let (gone_tx, gone_rx) = tokio::sync::mpsc::unbounded_channel();
     inventory.watch_lifecycle(gone_tx).context("starting the libvirt lifecycle watchers")?;
-    let mut settings = settings(&config);
+    let mut settings = settings(&config)?;
     settings.console_base_url = base.clone();
     let state = AppState::new(settings, auth.clone(), Arc::new(inventory));
     tokio::spawn(end_consoles_of_gone_domains(state.clone(), gone_rx));
@@ -119,13 +124,30 @@ async fn end_consoles_of_gone_domains(state: AppState, mut gone: tokio::sync::mp
     }
 }
 
-fn settings(config: &Config) -> Settings {
+fn settings(config: &Config) -> anyhow::Result<Settings> {
     let web_dir = config.proxy.web_dir.clone().unwrap_or_else(default_web_dir);
     if config.proxy.web_root.is_none() && !web_dir.join("node_modules/@novnc/novnc/core/rfb.js").is_file() {
         warn!(dir = %web_dir.display(), "noVNC is not installed for the console page: run `npm ci --prefix web`");
     }
     let p = &config.proxy;
-    Settings {
+    let v = &config.vnc;
+    let tls = match &v.vencrypt_ca_certs {
+        Some(ca) => {
+            let files = porthole_gateway::security::TlsSettings {
+                ca_certs: ca.clone(),
+                client_cert: v.vencrypt_client_cert.clone(),
+                client_key: v.vencrypt_client_key.clone(),
+            };
+            Some(porthole_gateway::security::tls_config(&files).map_err(|e| anyhow::anyhow!("[vnc] VeNCrypt TLS: {e}"))?)
+        }
+        None => None,
+    };
+    let security = porthole_gateway::security::SecuritySettings {
+        schemes: v.schemes(),
+        tls,
+        timeout: Duration::from_secs(p.handshake_timeout),
+    };
+    Ok(Settings {
         allowed_origins: p.allowed_origins.clone(),
         web_dir,
         web_root: p.web_root.clone(),
@@ -136,7 +158,8 @@ fn settings(config: &Config) -> Settings {
         api_keys: config.api_keys(),
         console_base_url: String::new(),
         token_ttl: Duration::from_secs(config.consoleauth.token_ttl),
-    }
+        security,
+    })
 }
 
 /// `web/` of the source tree this binary was built from, else `./web`.
