@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need on a fresh Debian machine (idempotent, non-interactive):
-# Chromium, TigerVNC's Xvnc, xterm, xwininfo, a font; and the npm packages of web/ and tests/e2e/.
+# Chromium, TigerVNC's Xvnc and vncpasswd, xterm, xwininfo, openssl, QEMU, a font; and the npm
+# packages of web/ and tests/e2e/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -8,6 +9,9 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v Xvnc >/dev/null || need+=(tigervnc-standalone-server)
 command -v xterm >/dev/null || need+=(xterm)
 command -v xwininfo >/dev/null || need+=(x11-utils)
+command -v vncpasswd >/dev/null || need+=(tigervnc-tools)
+command -v openssl >/dev/null || need+=(openssl)
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"

@@ -43,6 +43,48 @@ pub fn proxy_handshake(data: &[u8], tenant_first: bool) {
     }
 }
 
+/// The server side is hostile: `data` is everything the VNC server sends, in chunks; the browser
+/// behaves.
+pub fn server_side(data: &[u8]) {
+    let tenant: &[&[u8]] = &[b"RFB 003.008\n", &[1], &[1]];
+    drive(data, tenant, Side::Server);
+}
+
+/// The browser is hostile: `data` is everything it sends; the VNC server behaves (None).
+pub fn tenant_side(data: &[u8]) {
+    let server: &[&[u8]] = &[b"RFB 003.008\n", &[1, 1], &[0, 0, 0, 0]];
+    drive(data, server, Side::Tenant);
+}
+
+fn drive(hostile: &[u8], scripted: &[&[u8]], hostile_side: Side) {
+    let mut hs = ProxyHandshake::new(vec![Scheme::VeNCrypt, Scheme::Vnc, Scheme::None], Some(b"secret".to_vec()));
+    let (mut hostile_buf, mut scripted_buf) = (Vec::new(), Vec::new());
+    let (mut rest, mut script) = (hostile, scripted.iter());
+    for _ in 0..10_000 {
+        let from_hostile = hs.wants() == hostile_side;
+        let buf = if from_hostile { &mut hostile_buf } else { &mut scripted_buf };
+        match hs.handle(buf) {
+            Ok(Outcome::NeedMore(next)) => {
+                hs = next;
+                if from_hostile {
+                    let Some((&n, tail)) = rest.split_first() else { return };
+                    let take = usize::from(n % 31).min(tail.len());
+                    hostile_buf.extend_from_slice(&tail[..take]);
+                    rest = &tail[take..];
+                } else {
+                    let Some(chunk) = script.next() else { return };
+                    scripted_buf.extend_from_slice(chunk);
+                }
+            }
+            Ok(Outcome::Progress { next, consumed, .. }) => {
+                buf.drain(..consumed);
+                hs = next;
+            }
+            Ok(Outcome::Done { .. }) | Err(_) => return,
+        }
+    }
+}
+
 /// Decodes client messages and a ServerInit from `data`.
 pub fn messages(data: &[u8]) {
     let mut r = Reader::new(data);

@@ -47,7 +47,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RfbClient<S> {
         io.flush().await?;
         let result = io.read_u32().await?;
         if result != 0 {
-            return Err(std::io::Error::other("security result: failed"));
+            let len = io.read_u32().await? as usize;
+            let mut reason = vec![0; len.min(4096)];
+            io.read_exact(&mut reason).await?;
+            return Err(std::io::Error::other(format!("security result: failed: {}", String::from_utf8_lossy(&reason))));
         }
         io.write_all(&[1]).await?;
         io.flush().await?;

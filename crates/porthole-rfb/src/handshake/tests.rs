@@ -304,4 +304,6 @@ fn fuzz_entry_points_do_not_panic_on_samples() {
     }
     crate::fuzzing::proxy_handshake(&sample, false);
     crate::fuzzing::messages(&[2, 0, 0xff, 0xff, 3, 1]);
+    crate::fuzzing::server_side(&[12, b'R', b'F', b'B', b' ', b'0', b'0', b'3', b'.', b'0', b'0', b'8', b'\n', 2, 1, 19]);
+    crate::fuzzing::tenant_side(&[12, b'R', b'F', b'B', b' ', b'0', b'0', b'3', b'.', b'0', b'0', b'8', b'\n', 1, 2]);
 }

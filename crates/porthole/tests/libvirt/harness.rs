@@ -102,11 +102,16 @@ pub fn free_port() -> u16 {
 
 impl Config {
     pub fn new(extra: &str) -> Config {
+        Config::with_proxy("", extra)
+    }
+
+    /// Like [`Config::new`], with more keys for the `[proxy]` table.
+    pub fn with_proxy(proxy_keys: &str, extra: &str) -> Config {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let path = dir.path().join("porthole.toml");
         let text = format!(
-            "[proxy]\nlisten = \"127.0.0.1:{port}\"\n[consoleauth]\nstore = \"sqlite://{}/p.db\"\n{extra}\n",
+            "[proxy]\nlisten = \"127.0.0.1:{port}\"\n{proxy_keys}\n[consoleauth]\nstore = \"sqlite://{}/p.db\"\n{extra}\n",
             dir.path().display()
         );
         std::fs::write(&path, text).unwrap();

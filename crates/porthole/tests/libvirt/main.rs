@@ -204,3 +204,18 @@ async fn a_token_never_reaches_another_vm_that_got_the_port() {
     let own = cfg.run_ok(&["console", "url", &b.name]);
     same_screen_through_porthole_and_direct(&server.ws_url(&own), port).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn security_proxy_uses_the_domain_xml_password() {
+    if !enabled() {
+        return;
+    }
+    let dom = Domain::start("secproxy", "<graphics type='vnc' autoport='yes' listen='127.0.0.1' passwd='xmlpass1'/>");
+    let cfg = Config::new("[vnc]\nauth_schemes = [\"vnc\"]\n[[nodes]]\nname = \"local\"\nlibvirt_uri = \"qemu:///system\"\n");
+    let server = cfg.serve();
+    let url = cfg.run_ok(&["console", "url", &dom.name]);
+    // The browser side offers None only; the password never reaches it.
+    let mut c = console(&server.ws_url(&url)).await;
+    let fb = framebuffer(&mut c).await;
+    assert_eq!(fb.len(), usize::from(c.server_init.width) * usize::from(c.server_init.height) * 4);
+}

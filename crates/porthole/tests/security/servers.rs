@@ -1,0 +1,106 @@
+//! Real VNC servers for the security proxy tests: QEMU started directly (password-secret,
+//! tls-creds-x509) and TigerVNC Xvnc (VncAuth, X509None), with certificates made by openssl.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A server process, killed on drop.
+pub struct Proc {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free VNC display number (port 5900 + n) and its port.
+pub fn free_display() -> (u16, u16) {
+    for n in 40..99u16 {
+        let port = 5900 + n;
+        let x_free = !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists();
+        if x_free && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return (n, port);
+        }
+    }
+    panic!("no free VNC display");
+}
+
+fn wait_port(child: &mut Child, port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("server exited with {status} before listening on {port}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on {port}");
+}
+
+/// QEMU (TCG, no disk) with VNC on 127.0.0.1 and extra `-vnc` options and objects.
+pub fn qemu(objects: &[String], vnc_opts: &str) -> Proc {
+    let (display, port) = free_display();
+    let mut cmd = Command::new("qemu-system-x86_64");
+    cmd.args(["-M", "pc", "-m", "32", "-nodefaults", "-vga", "std", "-display", "none"]);
+    for o in objects {
+        cmd.args(["-object", o]);
+    }
+    cmd.arg("-vnc").arg(format!("127.0.0.1:{display}{vnc_opts}"));
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().unwrap();
+    wait_port(&mut child, port);
+    Proc { child, port }
+}
+
+/// TigerVNC Xvnc with these security options.
+pub fn xvnc(args: &[&str]) -> Proc {
+    let (display, port) = free_display();
+    let mut child = Command::new("Xvnc")
+        .arg(format!(":{display}"))
+        .args(["-geometry", "640x480", "-depth", "24", "-localhost", "-nolisten", "tcp", "-rfbport", &port.to_string()])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_port(&mut child, port);
+    Proc { child, port }
+}
+
+/// An obfuscated VNC password file for Xvnc's -rfbauth.
+pub fn vnc_passwd_file(dir: &Path, password: &str) -> PathBuf {
+    let out = Command::new("vncpasswd").arg("-f").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().and_then(|mut c| {
+        use std::io::Write as _;
+        c.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes())?;
+        c.wait_with_output()
+    });
+    let path = dir.join("passwd");
+    std::fs::write(&path, out.unwrap().stdout).unwrap();
+    path
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A CA, a server certificate (for QEMU's tls-creds-x509 dir layout) and a client certificate.
+/// `name` makes a second, unrelated CA distinguishable.
+pub fn make_pki(dir: &Path, name: &str) {
+    let ext = |usage: &str| format!("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage={usage}\nsubjectAltName=DNS:vnc.{name}.test\n");
+    std::fs::write(dir.join("server.ext"), ext("serverAuth")).unwrap();
+    std::fs::write(dir.join("client.ext"), ext("clientAuth")).unwrap();
+    openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca-cert.pem", "-days", "2", "-subj", &format!("/CN={name} test CA")]);
+    for who in ["server", "client"] {
+        openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &format!("{who}-key.pem"), "-out", &format!("{who}.csr"), "-subj", &format!("/CN={who}.{name}.test")]);
+        openssl(dir, &["x509", "-req", "-in", &format!("{who}.csr"), "-CA", "ca-cert.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-out", &format!("{who}-cert.pem"), "-days", "2", "-extfile", &format!("{who}.ext")]);
+    }
+}

@@ -1,0 +1,3 @@
+//! Fuzz target: porthole_rfb::fuzzing::tenant_side must never panic.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| porthole_rfb::fuzzing::tenant_side(data));
