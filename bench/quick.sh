@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quick side-by-side: direct TCP, websockify and Porthole in front of the same fake VNC server
-# (1920x1080 raw updates). Prints throughput, 1x1 round trips and each proxy's CPU seconds per GB.
+# (1920x1080 raw updates). Prints throughput, 1x1 round trips and each proxy's CPU seconds per GB;
+# porthole+sp is Porthole with the RFB security proxy on (handshake terminated, then relayed).
 # Usage: bench/quick.sh [FRAMES] [PINGS]. Needs websockify (Debian package) on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,8 +32,14 @@ host = "127.0.0.1"
 port = $vnc
 TOML
 RUST_LOG=warn "$target/release/porthole" serve -c "$work/p.toml" & ppid=$!; pids+=($ppid)
-for p in $wsport $pport; do until (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; do sleep 0.1; done; done
+# The same with the RFB security proxy on (the fake server offers None; the handshake runs).
+sport=$(free_port)
+sed -e "s/127.0.0.1:$pport/127.0.0.1:$sport/" -e "s|$work/p.db|$work/s.db|" "$work/p.toml" > "$work/s.toml"
+printf '[vnc]\nauth_schemes = ["vnc", "none"]\n' >> "$work/s.toml"
+RUST_LOG=warn "$target/release/porthole" serve -c "$work/s.toml" & spid=$!; pids+=($spid)
+for p in $wsport $pport $sport; do until (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; do sleep 0.1; done; done
 token=$("$target/release/porthole" console url -c "$work/p.toml" bench | sed 's/.*%3Ftoken%3D//')
+stoken=$("$target/release/porthole" console url -c "$work/s.toml" bench | sed 's/.*%3Ftoken%3D//')
 
 hz=$(getconf CLK_TCK)
 run() { # name url pid
@@ -51,3 +58,4 @@ echo "frames=$frames (1920x1080x32bpp raw) pings=$pings (1x1 updates)"
 run direct "tcp://127.0.0.1:$vnc" ""
 run websockify "ws://127.0.0.1:$wsport/" "$wspid"
 run porthole "ws://127.0.0.1:$pport/?token=$token" "$ppid"
+run porthole+sp "ws://127.0.0.1:$sport/?token=$stoken" "$spid"
