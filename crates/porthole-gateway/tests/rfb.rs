@@ -46,3 +46,36 @@ async fn the_demo_server_through_the_proxy() {
     c.request_update(false, 0, 0, 800, 600).await.unwrap();
     assert_eq!(c.read_update().await.unwrap()[0].pixels.len(), 800 * 600 * 4);
 }
+
+#[tokio::test]
+async fn security_proxy_forwards_bytes_the_browser_sent_early() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use porthole_rfb::handshake::Scheme;
+    use tokio_tungstenite::tungstenite::Message;
+    let server = FakeVncServer::start(32, 16).await;
+    let mut settings = Settings::default();
+    settings.security.schemes = vec![Scheme::Vnc, Scheme::None];
+    let gw = common::start(&[("fake", server.addr())], settings).await;
+    let m = gw.mint("fake").await;
+    let (mut ws, _) = ws_connect(&gw.ws_url(m.token.expose()), &[]).await.unwrap();
+    let mut got = Vec::new();
+    async fn read_at_least(ws: &mut porthole_testkit::ws::WsStream, got: &mut Vec<u8>, n: usize) {
+        while got.len() < n {
+            match ws.next().await.unwrap().unwrap() {
+                Message::Binary(b) => got.extend_from_slice(&b),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    read_at_least(&mut ws, &mut got, 12).await;
+    assert_eq!(&got[..12], b"RFB 003.008\n");
+    ws.send(Message::binary(b"RFB 003.008\n".to_vec())).await.unwrap();
+    read_at_least(&mut ws, &mut got, 14).await;
+    assert_eq!(&got[12..14], &[1, 1], "only None is offered to the browser");
+    // The choice and ClientInit in one message, before the SecurityResult came.
+    ws.send(Message::binary(vec![1, 1])).await.unwrap();
+    read_at_least(&mut ws, &mut got, 18 + 24 + 4).await;
+    assert_eq!(&got[14..18], &[0, 0, 0, 0], "SecurityResult OK");
+    let init = porthole_rfb::ServerInit::read(&mut porthole_rfb::Reader::new(&got[18..])).unwrap();
+    assert_eq!((init.width, init.height), (32, 16), "ClientInit reached the server, ServerInit came back");
+}
