@@ -23,10 +23,20 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), upgrade_or_next))
         // The span records the path only: the query may hold a token.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
+            tracing::debug_span!("http", method = %req.method(), path = %loggable_path(req.uri().path()))
         }))
         .layer(middleware::from_fn(refuse_double_slash))
         .with_state(state)
+}
+
+/// The request path as it may appear in a log line: a console token in the path
+/// (`/v2.1/os-console-auth-tokens/<token>`) is replaced by `***`.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    const TOKENS: &str = "/os-console-auth-tokens/";
+    match path.find(TOKENS) {
+        Some(i) => format!("{}***", &path[..i + TOKENS.len()]).into(),
+        None => path.into(),
+    }
 }
 
 async fn healthz() -> &'static str {
@@ -50,4 +60,13 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_in_paths_are_masked() {
+        assert_eq!(super::loggable_path("/v2.1/os-console-auth-tokens/SeCrEt"), "/v2.1/os-console-auth-tokens/***");
+        assert_eq!(super::loggable_path("/v2.1/servers"), "/v2.1/servers");
+    }
 }

@@ -73,7 +73,7 @@ pub(crate) async fn require_key(State(state): State<AppState>, mut req: Request,
             next.run(req).await
         }
         None => {
-            tracing::info!(path = %req.uri().path(), "API request refused: no valid X-Auth-Token");
+            tracing::info!(path = %crate::app::loggable_path(req.uri().path()), "API request refused: no valid X-Auth-Token");
             ApiError::Unauthorized.into_response()
         }
     }
