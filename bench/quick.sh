@@ -2,6 +2,8 @@
 # Quick side-by-side: direct TCP, websockify and Porthole in front of the same fake VNC server
 # (1920x1080 raw updates). Prints throughput, 1x1 round trips and each proxy's CPU seconds per GB;
 # porthole+sp is Porthole with the RFB security proxy on (handshake terminated, then relayed).
+# Then connection set-up rate and latency, and memory per idle session (PSS growth of the proxy
+# and its children, divided by the sessions; every session must still answer afterwards).
 # Usage: bench/quick.sh [FRAMES] [PINGS]. Needs websockify (Debian package) on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,3 +61,10 @@ run direct "tcp://127.0.0.1:$vnc" ""
 run websockify "ws://127.0.0.1:$wsport/" "$wspid"
 run porthole "ws://127.0.0.1:$pport/?token=$token" "$ppid"
 run porthole+sp "ws://127.0.0.1:$sport/?token=$stoken" "$spid"
+
+# Connection set-up (WebSocket upgrade, token check, RFB handshake) and idle sessions.
+sb="$target/release/examples/sessions_bench"
+printf '%-11s %s\n' websockify "$("$sb" setup "ws://127.0.0.1:$wsport/" 300 8)"
+printf '%-11s %s\n' porthole "$("$sb" setup "ws://127.0.0.1:$pport/?token=$token" 3000 8)"
+printf '%-11s %s\n' websockify "$("$sb" idle "ws://127.0.0.1:$wsport/" 200 "$wspid")"
+printf '%-11s %s\n' porthole "$("$sb" idle "ws://127.0.0.1:$pport/?token=$token" 1000 "$ppid")"
