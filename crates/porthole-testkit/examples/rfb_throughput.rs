@@ -15,9 +15,12 @@ async fn main() {
         let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
         tcp.set_nodelay(true).expect("nodelay");
         run(tcp, frames, pings).await;
-    } else {
+    } else if std::env::var("RFB_CLIENT").is_ok_and(|c| c == "tungstenite") {
         let (ws, _) = ws_connect(url, &[("sec-websocket-protocol", "binary")]).await.expect("websocket");
         run(WsIo::new(ws), frames, pings).await;
+    } else {
+        // The default: a minimal client that parses frames straight off the socket.
+        run(porthole_testkit::raw_ws::RawWs::connect(url).await.expect("websocket"), frames, pings).await;
     }
 }
 

@@ -4,11 +4,13 @@
 //! # Layout
 //! - [`server`]: [`FakeVncServer`], an RFB 3.8 server, a raw echo server and a greet-then-close one.
 //! - [`client`]: [`RfbClient`], the client side of RFB 3.8 with security None, raw updates only.
+//! - [`raw_ws`]: [`raw_ws::RawWs`], a minimal WebSocket client for benchmarks.
 //! - [`ws`]: [`WsIo`], a WebSocket client as `AsyncRead + AsyncWrite`, and [`ws_connect`].
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
 pub mod client;
+pub mod raw_ws;
 pub mod server;
 pub mod ws;
 

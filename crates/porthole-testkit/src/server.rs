@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 #[derive(Clone, Debug)]
 enum Mode {
-    Rfb { width: u16, height: u16 },
+    Rfb { width: u16, height: u16, fixed: bool },
     Echo,
     GreetThenClose(Vec<u8>),
 }
@@ -36,7 +36,13 @@ impl FakeVncServer {
     /// RFB 3.8, security None, a `width`×`height` framebuffer; every FramebufferUpdateRequest is
     /// answered at once with one raw rectangle of the requested size (see [`pixel`]).
     pub async fn start(width: u16, height: u16) -> Self {
-        Self::spawn(Mode::Rfb { width, height }).await
+        Self::spawn(Mode::Rfb { width, height, fixed: false }).await
+    }
+
+    /// Like [`start`](Self::start), but every update of a given rectangle is the same bytes,
+    /// computed once: for benchmarks, where the server must cost next to nothing.
+    pub async fn start_fixed(width: u16, height: u16) -> Self {
+        Self::spawn(Mode::Rfb { width, height, fixed: true }).await
     }
 
     /// Plain TCP: every byte is echoed back.
@@ -120,11 +126,11 @@ async fn serve(mut sock: TcpStream, mode: Mode, shared: &Shared) -> std::io::Res
             sock.write_all(&bytes).await?;
             sock.shutdown().await
         }
-        Mode::Rfb { width, height } => serve_rfb(sock, width, height, shared).await,
+        Mode::Rfb { width, height, fixed } => serve_rfb(sock, width, height, fixed, shared).await,
     }
 }
 
-async fn serve_rfb(mut sock: TcpStream, width: u16, height: u16, shared: &Shared) -> std::io::Result<()> {
+async fn serve_rfb(mut sock: TcpStream, width: u16, height: u16, fixed: bool, shared: &Shared) -> std::io::Result<()> {
     let mut out = Vec::new();
     ProtocolVersion::V3_8.encode(&mut out);
     sock.write_all(&out).await?;
@@ -145,6 +151,7 @@ async fn serve_rfb(mut sock: TcpStream, width: u16, height: u16, shared: &Shared
     sock.write_all(&out).await?;
     let mut input = BytesMut::with_capacity(4096);
     let mut frame = 0u32;
+    let mut cached: Option<(u16, u16, u16, u16)> = None;
     loop {
         let msg = loop {
             let mut r = Reader::new(&input);
@@ -164,6 +171,11 @@ async fn serve_rfb(mut sock: TcpStream, width: u16, height: u16, shared: &Shared
         };
         if let ClientMessage::FramebufferUpdateRequest { x, y, width: w, height: h, .. } = msg {
             let (w, h) = (w.min(width.saturating_sub(x)), h.min(height.saturating_sub(y)));
+            if fixed && cached == Some((x, y, w, h)) {
+                sock.write_all(&out).await?;
+                continue;
+            }
+            cached = Some((x, y, w, h));
             out.clear();
             out.reserve(16 + usize::from(w) * usize::from(h) * 4);
             encode_update_header(&mut out, 1);
