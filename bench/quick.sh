@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 frames=${1:-60}; pings=${2:-3000}
+# BENCH_SMOKE=1: a few seconds in all, so the harness cannot rot (the test command runs it).
+if [ "${BENCH_SMOKE:-0}" = 1 ]; then frames=5; pings=50; n_setup_ws=30; n_setup=100; n_idle_ws=10; n_idle=100
+else n_setup_ws=300; n_setup=3000; n_idle_ws=200; n_idle=1000; fi
 target=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build -q --release -p porthole -p porthole-testkit --examples --bins
 work=$(mktemp -d); pids=()
@@ -64,7 +67,7 @@ run porthole+sp "ws://127.0.0.1:$sport/?token=$stoken" "$spid"
 
 # Connection set-up (WebSocket upgrade, token check, RFB handshake) and idle sessions.
 sb="$target/release/examples/sessions_bench"
-printf '%-11s %s\n' websockify "$("$sb" setup "ws://127.0.0.1:$wsport/" 300 8)"
-printf '%-11s %s\n' porthole "$("$sb" setup "ws://127.0.0.1:$pport/?token=$token" 3000 8)"
-printf '%-11s %s\n' websockify "$("$sb" idle "ws://127.0.0.1:$wsport/" 200 "$wspid")"
-printf '%-11s %s\n' porthole "$("$sb" idle "ws://127.0.0.1:$pport/?token=$token" 1000 "$ppid")"
+printf '%-11s %s\n' websockify "$("$sb" setup "ws://127.0.0.1:$wsport/" "$n_setup_ws" 8)"
+printf '%-11s %s\n' porthole "$("$sb" setup "ws://127.0.0.1:$pport/?token=$token" "$n_setup" 8)"
+printf '%-11s %s\n' websockify "$("$sb" idle "ws://127.0.0.1:$wsport/" "$n_idle_ws" "$wspid")"
+printf '%-11s %s\n' porthole "$("$sb" idle "ws://127.0.0.1:$pport/?token=$token" "$n_idle" "$ppid")"

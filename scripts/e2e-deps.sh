@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need on a fresh Debian machine (idempotent, non-interactive):
-# Chromium, TigerVNC's Xvnc and vncpasswd, xterm, xwininfo, openssl, QEMU, a font; and the npm
+# Chromium, TigerVNC's Xvnc and vncpasswd, xterm, xwininfo, openssl, QEMU, websockify (the
+# benchmark's peer), a font; and the npm
 # packages of web/ and tests/e2e/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ command -v xwininfo >/dev/null || need+=(x11-utils)
 command -v vncpasswd >/dev/null || need+=(tigervnc-tools)
 command -v openssl >/dev/null || need+=(openssl)
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v websockify >/dev/null || need+=(websockify)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"
