@@ -55,22 +55,20 @@ impl Domain {
 
     /// Starts a transient domain with these graphics devices.
     pub fn start(tag: &str, graphics: &str) -> Domain {
-        let name = Self::unique_name(tag);
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("domain.xml");
-        std::fs::write(&file, Self::xml(&name, graphics)).unwrap();
-        virsh_ok(&["create", file.to_str().unwrap()]);
-        let uuid = virsh_ok(&["domuuid", &name]);
-        Domain { name, uuid, dir }
+        Self::virsh_from_xml("create", tag, graphics)
     }
 
     /// Defines a persistent domain without starting it.
     pub fn define(tag: &str, graphics: &str) -> Domain {
+        Self::virsh_from_xml("define", tag, graphics)
+    }
+
+    fn virsh_from_xml(verb: &str, tag: &str, graphics: &str) -> Domain {
         let name = Self::unique_name(tag);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("domain.xml");
         std::fs::write(&file, Self::xml(&name, graphics)).unwrap();
-        virsh_ok(&["define", file.to_str().unwrap()]);
+        virsh_ok(&[verb, file.to_str().unwrap()]);
         let uuid = virsh_ok(&["domuuid", &name]);
         Domain { name, uuid, dir }
     }
