@@ -47,7 +47,7 @@ impl SqliteStore {
             .max_lifetime(if memory { None } else { Some(Duration::from_secs(1800)) })
             .connect_with(opts)
             .await
-            .map_err(|e| Error::Backend(format!("opening {url}: {e}")))?;
+            .map_err(|e| Error::Backend(format!("cannot open {url}: {e} (does its directory exist, and may Porthole write there?)")))?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
         Ok(SqliteStore { pool })
     }

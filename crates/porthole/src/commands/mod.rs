@@ -52,7 +52,7 @@ fn compute(config: &Config) -> Compute {
 async fn open_auth(config: &Config) -> anyhow::Result<ConsoleAuth> {
     let store = open_store(&config.consoleauth.store)
         .await
-        .with_context(|| format!("opening the token store {}", porthole_tokens::store::redact(&config.consoleauth.store)))?;
+        .context("[consoleauth] store")?;
     Ok(ConsoleAuth::new(store, Clock::System))
 }
 
