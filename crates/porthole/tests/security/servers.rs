@@ -20,9 +20,13 @@ impl Drop for Proc {
     }
 }
 
-/// A free VNC display number (port 5900 + n) and its port.
+/// A free VNC display number (port 5900 + n) and its port. Tests in this process run in
+/// parallel: each call starts after the last display handed out, so two never pick the same one.
+/// Displays 40–69 are this suite's (libvirt's autoport starts at 0; the CVE test uses 70–99).
 pub fn free_display() -> (u16, u16) {
-    for n in 40..99u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(40);
+    for _ in 0..30 {
+        let n = 40 + (NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) - 40) % 30;
         let port = 5900 + n;
         let x_free = !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists();
         if x_free && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
