@@ -2,6 +2,7 @@
 //! libvirt nodes (through libvirt's own API, the `virt` crate) and as static targets.
 //!
 //! # Layout
+//! - [`audit`]: the security audit of VNC listeners.
 //! - [`inventory`]: [`Instance`], [`Endpoint`], the [`Inventory`] trait, static targets.
 //! - [`domain_xml`]: `<graphics type='vnc'>` from domain XML.
 //! - [`libvirt`]: a libvirt node.
@@ -12,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod compute;
 pub mod domain_xml;
 pub mod error;

@@ -51,6 +51,25 @@ pub struct LibvirtNode {
 
 /// XML with the VNC password (libvirt's VIR_DOMAIN_XML_SECURE).
 const XML_SECURE: u32 = 1;
+/// The persistent definition, not the live state (VIR_DOMAIN_XML_INACTIVE).
+const XML_INACTIVE: u32 = 2;
+
+/// A domain as the audit sees it.
+#[derive(Clone, Debug)]
+pub struct AuditedDomain {
+    /// Its name.
+    pub name: String,
+    /// Its UUID.
+    pub uuid: Uuid,
+    /// State as virsh shows it.
+    pub state: String,
+    /// VNC graphics of the live domain.
+    pub live: Option<VncGraphics>,
+    /// VNC graphics of the persistent definition (persistent domains only).
+    pub defined: Option<VncGraphics>,
+    /// Whether it has a persistent definition.
+    pub persistent: bool,
+}
 
 impl LibvirtNode {
     /// A node; nothing is opened until first used.
@@ -103,6 +122,56 @@ impl LibvirtNode {
             let dom = conn.lookup_domain_by_uuid_string(&uuid.to_string())?;
             let fd = dom.open_graphics_fd(0, SKIP_AUTH)?;
             socket_from_libvirt(fd).map_err(|e| CallError::Other(Error::Libvirt { uri, message: e.to_string() }))
+        })
+        .await
+    }
+
+    /// Every domain with its live VNC graphics and, for persistent domains, the graphics of its
+    /// persistent definition (what a hard reboot would start).
+    pub async fn audit_domains(&self) -> Result<Vec<AuditedDomain>> {
+        self.call(move |conn| {
+            let mut out = Vec::new();
+            for d in conn.list_all_domains(0)? {
+                let (Ok(name), Ok(uuid), Ok((state, _))) = (d.name(), d.uuid(), d.state()) else { continue };
+                let live = match d.xml_desc(XML_SECURE) {
+                    Ok(xml) => parse_vnc_graphics(&xml)?,
+                    Err(e) if is_no_domain(&e) => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                let persistent = d.is_persistent().unwrap_or(false);
+                let defined = if persistent { parse_vnc_graphics(&d.xml_desc(XML_SECURE | XML_INACTIVE)?)? } else { None };
+                out.push(AuditedDomain { name, uuid, state: state_name(&state).to_owned(), live, defined, persistent });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Rewrites the VNC listen address of a persistent domain's definition. Returns the old
+    /// address, or `None` when there was nothing to change; writes only when `apply`.
+    pub async fn rewrite_listen(&self, uuid: Uuid, listen: String, apply: bool) -> Result<Option<String>> {
+        let uri = self.cfg.libvirt_uri.clone();
+        self.call(move |conn| {
+            let dom = conn.lookup_domain_by_uuid_string(&uuid.to_string())?;
+            let xml = dom.xml_desc(XML_SECURE | XML_INACTIVE)?;
+            let Some((old, new_xml)) = crate::audit::fix::rewrite_vnc_listen(&xml, &listen) else { return Ok(None) };
+            if apply {
+                conn.define_domain_xml(&new_xml).map_err(|e| CallError::Other(libvirt_error(&uri, &e)))?;
+            }
+            Ok(Some(old))
+        })
+        .await
+    }
+
+    /// Stops and starts a domain, so its persistent definition takes effect (Nova's hard reboot).
+    pub async fn hard_reboot(&self, uuid: Uuid) -> Result<()> {
+        self.call(move |conn| {
+            let dom = conn.lookup_domain_by_uuid_string(&uuid.to_string())?;
+            if dom.is_active()? {
+                dom.destroy()?;
+            }
+            dom.create()?;
+            Ok(())
         })
         .await
     }

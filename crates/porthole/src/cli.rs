@@ -41,6 +41,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Finds VNC servers exposed beyond loopback and the management networks, QEMU listeners
+    /// libvirt does not know, and listen addresses that drifted. Exit 0 clean, 1 findings, 2 error.
+    Audit {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// One JSON document (`{"findings": [...]}`) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Rewrite the listen address of the persistent definitions to [vnc] server_listen.
+        #[arg(long)]
+        fix: bool,
+        /// With --fix: really change them (without it, only show the changes).
+        #[arg(long, requires = "fix")]
+        yes: bool,
+        /// With --fix --yes: also stop and start each domain so the change takes effect.
+        #[arg(long, requires = "yes")]
+        hard_reboot: bool,
+        /// Instances to fix (names or UUIDs); all with findings when none is given.
+        instances: Vec<String>,
+    },
     /// Where an instance's VNC server listens, exactly as `virsh vncdisplay` prints it.
     Vncdisplay {
         #[command(flatten)]

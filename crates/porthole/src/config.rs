@@ -26,6 +26,15 @@ pub struct Config {
     pub nodes: Vec<Node>,
     pub targets: Vec<Target>,
     pub api: Api,
+    pub audit: Audit,
+}
+
+/// `[audit]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Audit {
+    /// CIDRs where VNC listeners are not "exposed" (the management networks).
+    pub management_networks: Vec<String>,
 }
 
 /// `[api]`: the Nova-compatible REST API.
@@ -279,6 +288,11 @@ impl Config {
         }
         self.target_problems(&mut p);
         self.node_problems(&mut p);
+        for n in &self.audit.management_networks {
+            if n.parse::<ipnet::IpNet>().is_err() {
+                p.push(format!("[audit] management_networks: {n:?} is not a CIDR such as \"10.0.0.0/8\""));
+            }
+        }
         let mut key_names = std::collections::HashSet::new();
         for (i, k) in self.api.keys.iter().enumerate() {
             let at = format!("[[api.keys]] #{} ({:?})", i + 1, k.name);
@@ -290,6 +304,14 @@ impl Config {
             }
         }
         p
+    }
+
+    /// What the audit compares against.
+    pub fn audit_policy(&self) -> porthole_compute::audit::Policy {
+        porthole_compute::audit::Policy {
+            server_listen: self.vnc.server_listen.clone(),
+            management_networks: self.audit.management_networks.iter().filter_map(|n| n.parse().ok()).collect(),
+        }
     }
 
     /// The API keys, as the gateway takes them.

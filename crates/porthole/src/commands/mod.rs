@@ -1,5 +1,6 @@
 //! What each command does, on top of the library crates.
 
+mod audit;
 mod instances;
 
 use crate::cli::{Command, ConfigArg, ConsoleCommand};
@@ -24,6 +25,16 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve { config, demo } => serve(load(&config)?, demo).await?,
         Command::Console(ConsoleCommand::Url { config, instance, ttl }) => console_url(load(&config)?, &instance, ttl).await?,
         Command::List { config, json } => return instances::list(&compute(&load(&config)?), json).await,
+        Command::Audit { config, json, fix, yes, hard_reboot, instances } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("porthole: audit could not run: {e:#}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            return Ok(audit::run(&config, json, fix.then_some(audit::Fix { apply: yes, hard_reboot, instances })).await);
+        }
         Command::Vncdisplay { config, instance } => instances::vncdisplay(&compute(&load(&config)?), &instance).await?,
     }
     Ok(ExitCode::SUCCESS)
@@ -93,6 +104,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on [proxy] listen = {listen}"))?;
     let bound = listener.local_addr()?;
     let base = base_url(&config, bound);
+    audit::warn_exposed(&config).await;
     let (gone_tx, gone_rx) = tokio::sync::mpsc::unbounded_channel();
     inventory.watch_lifecycle(gone_tx).context("starting the libvirt lifecycle watchers")?;
     let mut settings = settings(&config)?;

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod audit;
 mod harness;
 
 use harness::{console, enabled, framebuffer, virsh_ok, Config, Domain};
@@ -186,7 +187,7 @@ async fn a_token_never_reaches_another_vm_that_got_the_port() {
         return;
     }
     // CVE-2013-0335: the token is minted while no proxy runs, so nothing revokes it when A stops.
-    let port = (5970..5999).find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()).unwrap();
+    let port = (5970..5985).find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()).unwrap();
     let graphics = format!("<graphics type='vnc' port='{port}' autoport='no' listen='127.0.0.1'/>");
     let cfg = Config::local_node();
     let a = Domain::start("cve-a", &graphics);

@@ -22,7 +22,7 @@ impl Drop for Proc {
 
 /// A free VNC display number (port 5900 + n) and its port. Tests in this process run in
 /// parallel: each call starts after the last display handed out, so two never pick the same one.
-/// Displays 40–69 are this suite's (libvirt's autoport starts at 0; the CVE test uses 70–99).
+/// Displays 40–69 are this suite's (libvirt's autoport starts at 0; the libvirt suite uses 70–99).
 pub fn free_display() -> (u16, u16) {
     static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(40);
     for _ in 0..30 {

@@ -1,0 +1,183 @@
+//! The security audit (`porthole audit`): VNC servers exposed beyond loopback and the management
+//! networks, QEMU listeners libvirt does not know, listen addresses that drifted from
+//! `server_listen` or from the persistent definition, and listeners without VNC authentication.
+
+pub mod fix;
+pub mod sockets;
+
+use crate::domain_xml::{Listen, VncGraphics};
+use crate::libvirt::{AuditedDomain, LibvirtNode, NodeConfig};
+use ipnet::IpNet;
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// What the audit compares against.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// `[vnc] server_listen`: where VNC servers should listen.
+    pub server_listen: String,
+    /// `[audit] management_networks`: addresses there are not "exposed".
+    pub management_networks: Vec<IpNet>,
+}
+
+/// One problem.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    /// Instance name (or `qemu pid N` for an unknown QEMU).
+    pub instance: String,
+    /// Node name.
+    pub node: String,
+    /// The listen address concerned.
+    pub listen: String,
+    /// The port, if there is one.
+    pub port: Option<u16>,
+    /// `exposed`, `no-vnc-auth`, `drift-server-listen`, `drift-persistent`, `unmanaged-listener`.
+    pub kind: &'static str,
+    /// `high`, `medium` or `low`.
+    pub severity: &'static str,
+    /// How to fix it, one line.
+    pub fix: String,
+}
+
+/// Whether a listen address is reachable beyond this host and the management networks.
+pub fn exposure(addr: &str, policy: &Policy) -> Exposure {
+    let Ok(ip) = addr.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>() else {
+        return if addr == "localhost" { Exposure::Loopback } else { Exposure::Exposed };
+    };
+    if ip.is_unspecified() {
+        Exposure::Wildcard
+    } else if ip.is_loopback() {
+        Exposure::Loopback
+    } else if policy.management_networks.iter().any(|n| n.contains(&ip)) {
+        Exposure::Management
+    } else {
+        Exposure::Exposed
+    }
+}
+
+/// Where a listener can be reached from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exposure {
+    /// This host only.
+    Loopback,
+    /// The management networks only.
+    Management,
+    /// Every network (0.0.0.0, ::).
+    Wildcard,
+    /// Some other network.
+    Exposed,
+}
+
+fn tcp_address(g: &VncGraphics) -> Option<String> {
+    match &g.listen {
+        Listen::Default => Some("127.0.0.1".into()),
+        l => l.address().map(str::to_owned),
+    }
+}
+
+/// The findings for one domain of `node`.
+pub fn check_domain(d: &AuditedDomain, node: &str, policy: &Policy) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let running = matches!(d.state.as_str(), "running" | "idle" | "paused");
+    let finding = |listen: &str, port, kind, severity, fix: String| Finding {
+        instance: d.name.clone(),
+        node: node.to_owned(),
+        listen: listen.to_owned(),
+        port,
+        kind,
+        severity,
+        fix,
+    };
+    let fix_cmd = format!("porthole audit --fix {} --yes --hard-reboot", d.name);
+    if let Some(live) = d.live.as_ref().filter(|_| running) {
+        if let Some(addr) = tcp_address(live) {
+            let e = exposure(&addr, policy);
+            if matches!(e, Exposure::Wildcard | Exposure::Exposed) {
+                let severity = if live.passwd.is_none() { "high" } else { "medium" };
+                out.push(finding(&addr, live.port, "exposed", severity, fix_cmd.clone()));
+            }
+            if e != Exposure::Loopback && live.passwd.is_none() {
+                out.push(finding(&addr, live.port, "no-vnc-auth", "medium",
+                    format!("listen on {} only, or set a VNC password (domain XML passwd) and auth_schemes = [\"vnc\"]", policy.server_listen)));
+            }
+            if addr != policy.server_listen {
+                out.push(finding(&addr, live.port, "drift-server-listen", "low", fix_cmd.clone()));
+            }
+        }
+        if let (Some(defined), Some(live_addr)) = (d.defined.as_ref(), tcp_address(live)) {
+            if let Some(def_addr) = tcp_address(defined) {
+                if def_addr != live_addr {
+                    out.push(finding(&live_addr, live.port, "drift-persistent", "low", format!(
+                        "the definition says {def_addr}; it takes effect only after a hard reboot: porthole audit --fix {} --yes --hard-reboot",
+                        d.name
+                    )));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Audits every node: `Err` only when no node could be asked at all.
+pub async fn audit(nodes: &[NodeConfig], policy: &Policy) -> Result<(Vec<Finding>, Vec<(String, String)>), String> {
+    let mut findings = Vec::new();
+    let mut failed = Vec::new();
+    let mut known: Vec<(String, u16)> = Vec::new();
+    let mut local_nodes = Vec::new();
+    for cfg in nodes {
+        let node = LibvirtNode::new(cfg.clone());
+        match node.audit_domains().await {
+            Ok(domains) => {
+                for d in &domains {
+                    findings.extend(check_domain(d, &cfg.name, policy));
+                    if let Some(g) = &d.live {
+                        known.extend(g.port.map(|p| (tcp_address(g).unwrap_or_default(), p)));
+                        known.extend(g.websocket.map(|p| (tcp_address(g).unwrap_or_default(), p)));
+                    }
+                }
+                if is_local(&cfg.libvirt_uri) {
+                    local_nodes.push(cfg.name.clone());
+                }
+            }
+            Err(e) => failed.push((cfg.name.clone(), e.to_string())),
+        }
+    }
+    if !nodes.is_empty() && failed.len() == nodes.len() {
+        let why: Vec<String> = failed.iter().map(|(n, e)| format!("{n}: {e}")).collect();
+        return Err(format!("no node could be audited ({})", why.join("; ")));
+    }
+    if let Some(node) = local_nodes.first() {
+        findings.extend(unmanaged(node, &known, policy));
+    }
+    Ok((findings, failed))
+}
+
+fn is_local(uri: &str) -> bool {
+    uri.split_once("://").is_some_and(|(_, rest)| rest.starts_with('/'))
+}
+
+/// QEMU listeners on this host that no known domain accounts for.
+fn unmanaged(node: &str, known: &[(String, u16)], policy: &Policy) -> Vec<Finding> {
+    let Ok(listeners) = sockets::qemu_listeners() else { return Vec::new() };
+    listeners
+        .into_iter()
+        .filter(|l| !known.iter().any(|(_, p)| *p == l.port))
+        .map(|l| {
+            let addr = l.addr.to_string();
+            let e = exposure(&addr, policy);
+            let severity = if matches!(e, Exposure::Wildcard | Exposure::Exposed) { "high" } else { "low" };
+            Finding {
+                instance: format!("{} (pid {})", l.name, l.pid),
+                node: node.to_owned(),
+                listen: addr,
+                port: Some(l.port),
+                kind: "unmanaged-listener",
+                severity,
+                fix: format!("a QEMU that libvirt does not manage listens here; stop it (kill {}) or restart it with -vnc {}:N", l.pid, policy.server_listen),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
