@@ -2,6 +2,7 @@
 //! networks, QEMU listeners libvirt does not know, listen addresses that drifted from
 //! `server_listen` or from the persistent definition, and listeners without VNC authentication.
 
+pub mod cmdline;
 pub mod fix;
 pub mod sockets;
 
@@ -156,27 +157,41 @@ fn is_local(uri: &str) -> bool {
     uri.split_once("://").is_some_and(|(_, rest)| rest.starts_with('/'))
 }
 
-/// QEMU listeners on this host that no known domain accounts for.
+/// QEMU listeners on this host that no known domain accounts for. Severity: high when reachable
+/// beyond loopback and the management networks without client authentication (no password, SASL
+/// or verified client certificate on its `-vnc`), medium when reachable but authenticated, low when
+/// local only.
 fn unmanaged(node: &str, known: &[(String, u16)], policy: &Policy) -> Vec<Finding> {
-    let Ok(listeners) = sockets::qemu_listeners() else { return Vec::new() };
-    listeners
-        .into_iter()
-        .filter(|l| !known.iter().any(|(_, p)| *p == l.port))
-        .map(|l| {
-            let addr = l.addr.to_string();
-            let e = exposure(&addr, policy);
-            let severity = if matches!(e, Exposure::Wildcard | Exposure::Exposed) { "high" } else { "low" };
-            Finding {
-                instance: format!("{} (pid {})", l.name, l.pid),
+    let Ok(scan) = sockets::scan_qemu_processes() else { return Vec::new() };
+    unmanaged_findings(node, known, policy, &scan.processes)
+}
+
+fn unmanaged_findings(node: &str, known: &[(String, u16)], policy: &Policy, processes: &[sockets::QemuProcess]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for p in processes {
+        let authenticated = p.args.vnc.is_some_and(|v| v.authenticates_clients());
+        for (addr, port) in p.listeners.iter().filter(|(_, port)| !known.iter().any(|(_, k)| k == port)) {
+            let addr = addr.to_string();
+            let severity = match exposure(&addr, policy) {
+                Exposure::Wildcard | Exposure::Exposed if authenticated => "medium",
+                Exposure::Wildcard | Exposure::Exposed => "high",
+                _ => "low",
+            };
+            out.push(Finding {
+                instance: format!("{} (pid {})", p.label(), p.pid),
                 node: node.to_owned(),
                 listen: addr,
-                port: Some(l.port),
+                port: Some(*port),
                 kind: "unmanaged-listener",
                 severity,
-                fix: format!("a QEMU that libvirt does not manage listens here; stop it (kill {}) or restart it with -vnc {}:N", l.pid, policy.server_listen),
-            }
-        })
-        .collect()
+                fix: format!(
+                    "a QEMU that libvirt does not manage listens here; stop it (kill {}) or restart it with -vnc {}:N,password=on",
+                    p.pid, policy.server_listen
+                ),
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -58,3 +58,26 @@ fn stopped_domains_have_no_live_findings() {
     d.state = "shut off".into();
     assert!(check_domain(&d, "n", &policy()).is_empty());
 }
+
+#[test]
+fn unmanaged_qemu_severity_follows_its_vnc_authentication() {
+    use super::cmdline::{QemuArgs, VncAuth};
+    use super::sockets::QemuProcess;
+    use std::net::Ipv4Addr;
+    let process = |pid, password, addr: Ipv4Addr, port| QemuProcess {
+        pid,
+        args: QemuArgs { name: Some(format!("vm{pid}")), uuid: None, vnc: Some(VncAuth { password, ..VncAuth::default() }) },
+        listeners: vec![(IpAddr::V4(addr), port)],
+    };
+    let procs = [
+        process(10, false, Ipv4Addr::UNSPECIFIED, 5955),
+        process(11, true, Ipv4Addr::UNSPECIFIED, 5956),
+        process(12, false, Ipv4Addr::LOCALHOST, 5957),
+        process(13, false, Ipv4Addr::UNSPECIFIED, 5900),
+    ];
+    let known = [("managed".to_owned(), 5900)];
+    let f = unmanaged_findings("local", &known, &policy(), &procs);
+    let got: Vec<(&str, &str)> = f.iter().map(|f| (f.instance.as_str(), f.severity)).collect();
+    assert_eq!(got, [("vm10 (pid 10)", "high"), ("vm11 (pid 11)", "medium"), ("vm12 (pid 12)", "low")]);
+    assert!(f.iter().all(|f| f.kind == "unmanaged-listener"));
+}
