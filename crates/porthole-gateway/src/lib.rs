@@ -7,7 +7,8 @@
 //! - [`state`]: [`AppState`] and the proxy [`Settings`].
 //! - [`pages`]: the console page and noVNC assets.
 //! - [`console`]: minting a console for an instance.
-//! - `ws`: the WebSocket endpoint (checks before the upgrade, then a session).
+//! - [`ws`]: the WebSocket endpoint (checks before the upgrade, then a session), its opening
+//!   handshake, framing and connection.
 //! - [`token_source`]: the token from the query or the `token` cookie.
 //! - [`origin`]: the Origin check.
 //! - [`inventory`]: instances and their VNC endpoints (re-exported from `porthole-compute`).
@@ -35,7 +36,7 @@ pub mod sessions;
 pub mod state;
 pub mod token_source;
 pub mod upstream;
-mod ws;
+pub mod ws;
 
 pub use app::{router, serve};
 pub use state::{AppState, Settings};

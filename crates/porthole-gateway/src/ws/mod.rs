@@ -1,13 +1,20 @@
 //! The WebSocket endpoint: token, endpoint re-check and Origin, refused before the upgrade with a
 //! status; then one relayed session per connection.
 
+pub mod conn;
+pub mod frame;
+pub mod upgrade;
+
+pub use conn::WsConn;
+
 use crate::origin::{check_origin, OriginRequest};
 use crate::relay::{close_code, close_frame, close_ws, relay, RelayEnd};
 use crate::sessions::PolicyClose;
 use crate::state::AppState;
 use crate::token_source::token_from_request;
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use axum::extract::{ConnectInfo as PeerAddr, FromRequestParts as _, Request, State, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message};
+use futures_util::SinkExt as _;
+use axum::extract::{ConnectInfo as PeerAddr, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use http::header::{HOST, ORIGIN, UPGRADE};
@@ -16,9 +23,6 @@ use porthole_tokens::{ConnectInfo, Token};
 use std::net::SocketAddr;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{info, warn, Instrument as _};
-
-/// tungstenite's read buffer per session (its default is 128 KiB, allocated up front).
-const BROWSER_READ_BUFFER: usize = 8 * 1024;
 
 /// Middleware: a request with `Upgrade: websocket`, on any path, is a console connection.
 pub(crate) async fn upgrade_or_next(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -70,20 +74,26 @@ async fn websocket(state: AppState, req: Request) -> Response {
         warn!(?peer, "console refused: max_sessions reached");
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "Too many console sessions");
     };
-    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-        Ok(u) => u,
-        Err(rejection) => return rejection.into_response(),
+    let accepted = match upgrade::check(&parts.method, &parts.headers) {
+        Ok(a) => a,
+        Err(r) => {
+            let mut res = refuse(r.status, r.reason);
+            if r.status == StatusCode::UPGRADE_REQUIRED {
+                res.headers_mut().insert(http::header::SEC_WEBSOCKET_VERSION, http::HeaderValue::from_static("13"));
+            }
+            return res;
+        }
+    };
+    let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+        warn!("WebSocket request on a connection that cannot be upgraded");
+        return refuse(StatusCode::INTERNAL_SERVER_ERROR, "Connection cannot be upgraded");
     };
     let span = tracing::info_span!("session", peer = ?peer, instance = %info.instance_uuid,
         target = %format_args!("{}:{}", info.host, info.port), token_id = %token.hash().short());
-    upgrade
-        // Browsers send little (input events): a small read buffer keeps idle sessions light.
-        .read_buffer_size(BROWSER_READ_BUFFER)
-        .protocols(["binary"])
-        .on_upgrade(move |socket| run_session(socket, info, state, permit).instrument(span))
+    upgrade::upgrade(accepted, on_upgrade, move |socket| run_session(socket, info, state, permit).instrument(span))
 }
 
-async fn run_session(mut socket: WebSocket, info: ConnectInfo, state: AppState, _permit: OwnedSemaphorePermit) {
+async fn run_session(mut socket: WsConn, info: ConnectInfo, state: AppState, _permit: OwnedSemaphorePermit) {
     let mut guard = state.sessions.register(info.instance_uuid);
     let settings = &state.settings;
     let inventory = &state.inventory;
