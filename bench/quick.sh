@@ -5,14 +5,21 @@
 # Then connection set-up rate and latency, and memory per idle session (PSS growth of the proxy
 # and its children, divided by the sessions; every session must still answer afterwards).
 # Usage: bench/quick.sh [FRAMES] [PINGS]. Needs websockify (Debian package) on PATH.
+# BENCH_CRATES=1 adds two bare relays built the same way on tokio-tungstenite and on fastwebsockets
+# (bench/ws-crates), to compare WebSocket crates under the same client and server.
+# BENCH_BIG=N also holds N idle sessions (default 9950: a proxied session holds two sockets, and
+# the hard limit on open files is 20,000 per process on the development machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 frames=${1:-60}; pings=${2:-3000}
 # BENCH_SMOKE=1: a few seconds in all, so the harness cannot rot (the test command runs it).
-if [ "${BENCH_SMOKE:-0}" = 1 ]; then frames=5; pings=50; n_setup_ws=30; n_setup=100; n_idle_ws=10; n_idle=100
-else n_setup_ws=300; n_setup=3000; n_idle_ws=200; n_idle=1000; fi
+if [ "${BENCH_SMOKE:-0}" = 1 ]; then frames=5; pings=50; n_setup_ws=30; n_setup=100; n_idle_ws=10; n_idle=100; n_big=0
+else n_setup_ws=300; n_setup=3000; n_idle_ws=200; n_idle=1000; n_big=${BENCH_BIG:-9950}; fi
 target=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build -q --release -p porthole -p porthole-testkit --examples --bins
+if [ "${BENCH_CRATES:-0}" = 1 ]; then
+    CARGO_TARGET_DIR="$target" cargo build -q --release --manifest-path bench/ws-crates/Cargo.toml
+fi
 work=$(mktemp -d); pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -64,10 +71,23 @@ run direct "tcp://127.0.0.1:$vnc" ""
 run websockify "ws://127.0.0.1:$wsport/" "$wspid"
 run porthole "ws://127.0.0.1:$pport/?token=$token" "$ppid"
 run porthole+sp "ws://127.0.0.1:$sport/?token=$stoken" "$spid"
+if [ "${BENCH_CRATES:-0}" = 1 ]; then
+    for crate in tungstenite fastwebsockets; do
+        cport=$(free_port)
+        "$target/release/ws-crates" "$crate" 127.0.0.1:"$cport" 127.0.0.1:"$vnc" & cpid=$!; pids+=($cpid)
+        until (exec 3<>/dev/tcp/127.0.0.1/$cport) 2>/dev/null; do sleep 0.1; done
+        run "$crate" "ws://127.0.0.1:$cport/" "$cpid"
+    done
+fi
 
 # Connection set-up (WebSocket upgrade, token check, RFB handshake) and idle sessions.
 sb="$target/release/examples/sessions_bench"
 printf '%-11s %s\n' websockify "$("$sb" setup "ws://127.0.0.1:$wsport/" "$n_setup_ws" 8)"
 printf '%-11s %s\n' porthole "$("$sb" setup "ws://127.0.0.1:$pport/?token=$token" "$n_setup" 8)"
+printf '%-11s %s\n' porthole+sp "$("$sb" setup "ws://127.0.0.1:$sport/?token=$stoken" "$n_setup" 8)"
 printf '%-11s %s\n' websockify "$("$sb" idle "ws://127.0.0.1:$wsport/" "$n_idle_ws" "$wspid")"
 printf '%-11s %s\n' porthole "$("$sb" idle "ws://127.0.0.1:$pport/?token=$token" "$n_idle" "$ppid")"
+printf '%-11s %s\n' porthole+sp "$("$sb" idle "ws://127.0.0.1:$sport/?token=$stoken" "$n_idle" "$spid")"
+if [ "$n_big" -gt 0 ]; then
+    printf '%-11s %s\n' porthole "$("$sb" idle "ws://127.0.0.1:$pport/?token=$token" "$n_big" "$ppid")"
+fi
