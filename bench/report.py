@@ -1,6 +1,7 @@
 """Runs bench/quick.sh several times and writes docs/BENCHMARKS.md with the medians.
 
 Usage: python3 bench/report.py [RUNS] [FRAMES] [PINGS]   (defaults 5, 300, 3000)
+Runs quick.sh with BENCH_CRATES=1 (the WebSocket crate comparison rows) and BENCH_BIG (9950).
 """
 import os
 import platform
@@ -17,8 +18,9 @@ pings = sys.argv[3] if len(sys.argv) > 3 else "3000"
 
 rows = {}  # (section, name) -> {metric: [values]}
 for i in range(runs):
+    env = dict(os.environ, BENCH_CRATES="1")
     out = subprocess.run([os.path.join(ROOT, "bench/quick.sh"), frames, pings], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout
+                         capture_output=True, text=True, env=env).stdout
     print(out, file=sys.stderr)
     for line in out.splitlines():
         m = re.match(r"^(\S+)\s+(.*)$", line)
@@ -26,14 +28,21 @@ for i in range(runs):
             continue
         kv = dict(re.findall(r"(\w+)=([-\d.]+)", m.group(2)))
         section = "throughput" if "mb_per_s" in kv else "setup" if "per_s" in kv else "idle"
+        if section == "idle" and float(kv.get("sessions", 0)) > 5000:
+            section = "idle-big"
         for k, v in kv.items():
             if v != "-":
                 rows.setdefault((section, m.group(1)), {}).setdefault(k, []).append(float(v))
 
 
-def med(section, name, key, fmt="{:,.0f}"):
+def median(section, name, key):
     vals = rows.get((section, name), {}).get(key)
-    return fmt.format(statistics.median(vals)) if vals else "–"
+    return statistics.median(vals) if vals else None
+
+
+def med(section, name, key, fmt="{:,.0f}"):
+    v = median(section, name, key)
+    return fmt.format(v) if v is not None else "–"
 
 
 def version(cmd):
@@ -60,23 +69,62 @@ lines = [
     f"- {version('rustc --version')}; Porthole {rev} (release build)",
     f"- websockify {wsver} (Debian), {pyver}",
     "",
+    "## Targets (issue 7), from the medians above and below",
+    "",
+    "| target | measured | met |",
+    "|---|---|---|",
+]
+
+
+def target(label, value, goal, ok):
+    lines.append(f"| {label} | {value} | {'yes' if ok else '**no**'} |")
+
+
+tp, tw = median("throughput", "porthole", "mb_per_s"), median("throughput", "websockify", "mb_per_s")
+cp, cw = median("throughput", "porthole", "cpu_s_per_gb"), median("throughput", "websockify", "cpu_s_per_gb")
+lp, ld = median("throughput", "porthole", "rtt_p50_us"), median("throughput", "direct", "rtt_p50_us")
+sp, sw = median("setup", "porthole", "per_s"), median("setup", "websockify", "per_s")
+kib, kib_big = median("idle", "porthole", "kib_per_session"), median("idle-big", "porthole", "kib_per_session")
+n_big, alive_big = median("idle-big", "porthole", "sessions"), median("idle-big", "porthole", "alive")
+if None not in (tp, tw, cp, cw, lp, ld, sp, sw, kib):
+    target("throughput ≥ 1.5× websockify", f"{tp / tw:.2f}× ({tp:,.0f} vs {tw:,.0f} MB/s)", 1.5, tp >= 1.5 * tw)
+    target("proxy CPU per GB ≤ ⅓ of websockify's", f"{cp / cw:.2f}× ({cp:.2f} vs {cw:.2f} s/GB)", 1 / 3, cp <= cw / 3)
+    target("p50 latency added over direct TCP ≤ 30 µs", f"{lp - ld:.0f} µs ({lp:.0f} vs {ld:.0f})", 30, lp - ld <= 30)
+    target("set-up rate ≥ 10× websockify's", f"{sp / sw:.1f}× ({sp:,.0f} vs {sw:,.0f} /s)", 10, sp >= 10 * sw)
+    target("≤ 64 KiB per idle session (1,000)", f"{kib:.1f} KiB", 64, kib <= 64)
+    if kib_big is not None:
+        target(f"10,000 sessions held, all alive, ≤ 64 KiB each",
+               f"{n_big:,.0f} held (the most 20,000 open files allow), {alive_big:,.0f} alive, {kib_big:.1f} KiB",
+               64, False)
+lines += [
+    "",
     "## Relay (1920×1080 32-bit raw updates)",
     "",
-    "| path | throughput MB/s | 1×1 round trip p50 µs | p99 µs | proxy CPU s per GB |",
-    "|---|---|---|---|---|",
+    "| path | throughput MB/s | 1×1 round trip p50 µs | added over direct | p99 µs | proxy CPU s per GB |",
+    "|---|---|---|---|---|---|",
 ]
-for name in ["direct", "websockify", "porthole", "porthole+sp"]:
-    lines.append(f"| {name} | {med('throughput', name, 'mb_per_s')} | {med('throughput', name, 'rtt_p50_us', '{:.0f}')} | "
+for name in ["direct", "websockify", "porthole", "porthole+sp", "tungstenite", "fastwebsockets"]:
+    p50 = median("throughput", name, "rtt_p50_us")
+    added = f"{p50 - ld:.0f} µs" if p50 is not None and ld is not None and name != "direct" else "–"
+    lines.append(f"| {name} | {med('throughput', name, 'mb_per_s')} | {med('throughput', name, 'rtt_p50_us', '{:.0f}')} | {added} | "
                  f"{med('throughput', name, 'rtt_p99_us', '{:.0f}')} | {med('throughput', name, 'cpu_s_per_gb', '{:.2f}')} |")
-lines += ["", "## Connections and idle sessions", "",
+lines += ["", "`tungstenite` and `fastwebsockets` are the same bare relay (no token, no checks; bench/ws-crates) on",
+          "tokio-tungstenite 0.29 and on fastwebsockets 0.10 (vectored writes on): the WebSocket crate comparison.",
+          "Porthole itself uses neither on the relay path: its own framing (crates/porthole-gateway/src/ws/).",
+          "", "## Connections and idle sessions", "",
           "| path | set-up per s | set-up p50 | p99 | KiB per idle session | sessions | alive |",
           "|---|---|---|---|---|---|---|"]
-for name in ["websockify", "porthole"]:
+for name in ["websockify", "porthole", "porthole+sp"]:
     lines.append(f"| {name} | {med('setup', name, 'per_s')} | {med('setup', name, 'p50_us', '{:.0f}')} µs | "
                  f"{med('setup', name, 'p99_us', '{:.0f}')} µs | {med('idle', name, 'kib_per_session', '{:.1f}')} | "
                  f"{med('idle', name, 'sessions')} | {med('idle', name, 'alive')} |")
-lines += ["", "`porthole+sp` is Porthole with the RFB security proxy on. See README \"Benchmark\" for what",
-          "each number means, and the notes below for what was tried.", ""]
+if kib_big is not None:
+    lines.append(f"| porthole | | | | {kib_big:.1f} | {n_big:,.0f} | {alive_big:,.0f} |")
+lines += ["", "`porthole+sp` is Porthole with the RFB security proxy on (`auth_schemes = [\"vnc\", \"none\"]`).",
+          "Set-up = WebSocket upgrade, token check and RFB handshake, 8 concurrent openers. Memory = PSS growth",
+          "of the proxy and its children per idle session, every session answering a 1×1 update afterwards.",
+          "10,000 sessions cannot be held here: a proxied session holds two sockets and the hard limit on open",
+          "files is 20,000 per process, which root cannot raise in this sandbox (no CAP_SYS_RESOURCE).", ""]
 notes = os.path.join(ROOT, "bench/NOTES.md")
 if os.path.exists(notes):
     lines += [open(notes).read()]

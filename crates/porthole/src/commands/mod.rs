@@ -89,8 +89,25 @@ async fn console_url(config: Config, instance: &str, ttl: Option<u64>) -> anyhow
     Ok(())
 }
 
+/// Each console holds two sockets (browser and VNC server): raises the soft limit on open files to
+/// the hard one, as many servers do, and warns when even that cannot hold `max_sessions`.
+fn raise_open_files(max_sessions: usize) {
+    let wanted = u64::try_from(max_sessions).unwrap_or(u64::MAX).saturating_mul(2).saturating_add(64);
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(limit) if limit < wanted => warn!(
+            open_files = limit,
+            max_sessions,
+            "the open-files limit holds about {} consoles, fewer than [proxy] max_sessions; raise the hard limit (ulimit -Hn, LimitNOFILE=)",
+            limit.saturating_sub(64) / 2
+        ),
+        Ok(limit) => tracing::debug!(open_files = limit, "open-files limit"),
+        Err(e) => warn!(cause = %e, "could not read or raise the open-files limit"),
+    }
+}
+
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let listen = config.listen()?;
+    raise_open_files(config.proxy.max_sessions);
     let auth = open_auth(&config).await?;
     let mut inventory = compute(&config);
     let demo_server = match demo {
