@@ -82,7 +82,9 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
                 req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                 tower::ServiceExt::oneshot(router.clone(), req.map(axum::body::Body::new))
             });
+            // The timer gives hyper its default 30 s limit for reading a request's headers.
             let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
                 .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
                 .with_upgrades();
             tokio::pin!(conn);

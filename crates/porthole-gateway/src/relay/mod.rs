@@ -11,6 +11,7 @@ pub mod upstream;
 use crate::security::Secured;
 use crate::sessions::PolicyClose;
 use crate::ws::frame::Event;
+use crate::ws::conn::MAX_QUEUED;
 use crate::ws::WsConn;
 use axum::extract::ws::{CloseFrame, Message};
 use bytes::Buf as _;
@@ -129,7 +130,7 @@ async fn pump(
             biased;
             why = &mut close => Wake::Policy(why.reason),
             () = &mut idle_timer, if idle.is_some() => Wake::Policy("idle timeout"),
-            r = ws.tcp.readable() => Wake::Browser(r),
+            r = ws.tcp.readable(), if ws.wbuf.len() < MAX_QUEUED => Wake::Browser(r),
             r = ws.tcp.writable(), if writing => Wake::BrowserWritable(r),
             r = up.read_into(out), if !writing => Wake::Upstream(r),
         };

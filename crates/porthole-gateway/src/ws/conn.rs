@@ -15,6 +15,10 @@ use tokio::net::TcpStream;
 /// Bytes read from the browser at a time (it sends input events: little).
 pub const BROWSER_READ_CHUNK: usize = 8 * 1024;
 
+/// Control frames (pongs) queued beyond this stop reading from the browser until they are written,
+/// so a browser that pings without reading cannot make the queue grow.
+pub const MAX_QUEUED: usize = 64 * 1024;
+
 /// Close code for a browser that broke the protocol.
 pub const PROTOCOL_ERROR: u16 = 1002;
 
@@ -109,7 +113,9 @@ impl Stream for WsConn {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            if !this.wbuf.is_empty() {
+            if this.wbuf.len() >= MAX_QUEUED {
+                ready!(this.poll_write_pending(cx))?;
+            } else if !this.wbuf.is_empty() {
                 // Pongs go out as soon as the socket takes them; a full socket waits for the next call.
                 if let Poll::Ready(Err(e)) = this.poll_write_pending(cx) {
                     return Poll::Ready(Some(Err(e.into())));
