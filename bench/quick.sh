@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick side-by-side: direct TCP, websockify and Porthole in front of the same fake VNC server
 # (1920x1080 raw updates). Prints throughput, 1x1 round trips and each proxy's CPU seconds per GB;
-# porthole+sp is Porthole with the RFB security proxy on (handshake terminated, then relayed).
+# porthole+sp is Porthole with the RFB security proxy on, in front of a second fake server that
+# requires a VNC password: Porthole answers its challenge, the client sees security None.
 # Then connection set-up rate and latency, and memory per idle session (PSS growth of the proxy
 # and its children, divided by the sessions; every session must still answer afterwards).
 # Usage: bench/quick.sh [FRAMES] [PINGS]. Needs websockify (Debian package) on PATH.
@@ -28,6 +29,9 @@ cpu_ticks() { awk '{print $14+$15+$16+$17}' "/proc/$1/stat"; }
 "$target/release/examples/fake_vnc" 1920 1080 > "$work/vnc.port" & pids+=($!)
 while [ ! -s "$work/vnc.port" ]; do sleep 0.1; done
 vnc=$(cat "$work/vnc.port")
+"$target/release/examples/fake_vnc" 1920 1080 bench-secret > "$work/vncpw.port" & pids+=($!)
+while [ ! -s "$work/vncpw.port" ]; do sleep 0.1; done
+vncpw=$(cat "$work/vncpw.port")
 
 wsport=$(free_port)
 websockify 127.0.0.1:"$wsport" 127.0.0.1:"$vnc" > "$work/websockify.log" 2>&1 & wspid=$!; pids+=($wspid)
@@ -36,6 +40,7 @@ pport=$(free_port)
 cat > "$work/p.toml" <<TOML
 [proxy]
 listen = "127.0.0.1:$pport"
+max_sessions = 9960
 [consoleauth]
 store = "sqlite://$work/p.db"
 [[targets]]
@@ -44,9 +49,10 @@ host = "127.0.0.1"
 port = $vnc
 TOML
 RUST_LOG=warn "$target/release/porthole" serve -c "$work/p.toml" & ppid=$!; pids+=($ppid)
-# The same with the RFB security proxy on (the fake server offers None; the handshake runs).
+# The same with the RFB security proxy on, toward the password-protected server.
 sport=$(free_port)
-sed -e "s/127.0.0.1:$pport/127.0.0.1:$sport/" -e "s|$work/p.db|$work/s.db|" "$work/p.toml" > "$work/s.toml"
+sed -e "s/127.0.0.1:$pport/127.0.0.1:$sport/" -e "s|$work/p.db|$work/s.db|" -e "s/^port = $vnc\$/port = $vncpw\npassword = \"bench-secret\"/" \
+    "$work/p.toml" > "$work/s.toml"
 printf '[vnc]\nauth_schemes = ["vnc", "none"]\n' >> "$work/s.toml"
 RUST_LOG=warn "$target/release/porthole" serve -c "$work/s.toml" & spid=$!; pids+=($spid)
 for p in $wsport $pport $sport; do until (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; do sleep 0.1; done; done

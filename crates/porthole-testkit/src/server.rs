@@ -1,4 +1,5 @@
-//! In-process VNC servers on 127.0.0.1:0 for tests: RFB 3.8 with raw updates, raw echo, greet-then-close.
+//! In-process VNC servers on 127.0.0.1:0 for tests: RFB 3.8 with raw updates (security None or VNC
+//! authentication), raw echo, greet-then-close.
 
 use bytes::{Buf as _, BytesMut};
 use porthole_rfb::messages::{encode_raw_rect_header, encode_security_result, encode_security_types, encode_update_header};
@@ -12,7 +13,7 @@ use tokio::task::JoinHandle;
 
 #[derive(Clone, Debug)]
 enum Mode {
-    Rfb { width: u16, height: u16, fixed: bool },
+    Rfb { width: u16, height: u16, fixed: bool, password: Option<Vec<u8>> },
     Echo,
     GreetThenClose(Vec<u8>),
 }
@@ -36,13 +37,19 @@ impl FakeVncServer {
     /// RFB 3.8, security None, a `width`×`height` framebuffer; every FramebufferUpdateRequest is
     /// answered at once with one raw rectangle of the requested size (see [`pixel`]).
     pub async fn start(width: u16, height: u16) -> Self {
-        Self::spawn(Mode::Rfb { width, height, fixed: false }).await
+        Self::spawn(Mode::Rfb { width, height, fixed: false, password: None }).await
     }
 
     /// Like [`start`](Self::start), but every update of a given rectangle is the same bytes,
     /// computed once: for benchmarks, where the server must cost next to nothing.
     pub async fn start_fixed(width: u16, height: u16) -> Self {
-        Self::spawn(Mode::Rfb { width, height, fixed: true }).await
+        Self::spawn(Mode::Rfb { width, height, fixed: true, password: None }).await
+    }
+
+    /// As [`FakeVncServer::start_fixed`], but offering only VNC authentication (security type 2)
+    /// with `password`; a wrong response gets a failed SecurityResult.
+    pub async fn start_fixed_with_password(width: u16, height: u16, password: &[u8]) -> Self {
+        Self::spawn(Mode::Rfb { width, height, fixed: true, password: Some(password.to_vec()) }).await
     }
 
     /// Plain TCP: every byte is echoed back.
@@ -126,26 +133,45 @@ async fn serve(mut sock: TcpStream, mode: Mode, shared: &Shared) -> std::io::Res
             sock.write_all(&bytes).await?;
             sock.shutdown().await
         }
-        Mode::Rfb { width, height, fixed } => serve_rfb(sock, width, height, fixed, shared).await,
+        Mode::Rfb { width, height, fixed, password } => {
+            if !security(&mut sock, password.as_deref()).await? {
+                return Ok(());
+            }
+            serve_rfb(sock, width, height, fixed, shared).await
+        }
     }
 }
 
-async fn serve_rfb(mut sock: TcpStream, width: u16, height: u16, fixed: bool, shared: &Shared) -> std::io::Result<()> {
+/// Version and security handshake; `Ok(false)` if the client failed VNC authentication.
+async fn security(sock: &mut TcpStream, password: Option<&[u8]>) -> std::io::Result<bool> {
     let mut out = Vec::new();
     ProtocolVersion::V3_8.encode(&mut out);
     sock.write_all(&out).await?;
     let mut buf = [0u8; 12];
     sock.read_exact(&mut buf).await?;
     out.clear();
-    encode_security_types(&mut out, &[1]);
+    encode_security_types(&mut out, if password.is_some() { &[2] } else { &[1] });
     sock.write_all(&out).await?;
     let mut choice = [0u8; 1];
     sock.read_exact(&mut choice).await?;
+    let mut ok = true;
+    if let Some(pw) = password {
+        let challenge: [u8; 16] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11));
+        sock.write_all(&challenge).await?;
+        let mut response = [0u8; 16];
+        sock.read_exact(&mut response).await?;
+        ok = response == porthole_rfb::security::vnc_auth_response(pw, &challenge);
+    }
     out.clear();
-    encode_security_result(&mut out, None);
+    encode_security_result(&mut out, if ok { None } else { Some("authentication failed") });
     sock.write_all(&out).await?;
+    Ok(ok)
+}
+
+async fn serve_rfb(mut sock: TcpStream, width: u16, height: u16, fixed: bool, shared: &Shared) -> std::io::Result<()> {
+    let mut out = Vec::new();
+    let mut choice = [0u8; 1];
     sock.read_exact(&mut choice).await?; // ClientInit
-    out.clear();
     let pf = PixelFormat::rgbx8888();
     ServerInit { width, height, pixel_format: pf, name: b"fake".to_vec() }.encode(&mut out);
     sock.write_all(&out).await?;
