@@ -120,7 +120,8 @@ for name in ["websockify", "porthole", "porthole+sp"]:
                  f"{med('idle', name, 'sessions')} | {med('idle', name, 'alive')} |")
 if kib_big is not None:
     lines.append(f"| porthole | | | | {kib_big:.1f} | {n_big:,.0f} | {alive_big:,.0f} |")
-lines += ["", "`porthole+sp` is Porthole with the RFB security proxy on (`auth_schemes = [\"vnc\", \"none\"]`).",
+lines += ["", "`porthole+sp` is Porthole with the RFB security proxy on (`auth_schemes = [\"vnc\", \"none\"]`), in front of",
+          "a second fake server that requires a VNC password: Porthole answers its challenge.",
           "Set-up = WebSocket upgrade, token check and RFB handshake, 8 concurrent openers. Memory = PSS growth",
           "of the proxy and its children per idle session, every session answering a 1×1 update afterwards.",
           "10,000 sessions cannot be held here: a proxied session holds two sockets and the hard limit on open",
