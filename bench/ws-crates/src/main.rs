@@ -39,25 +39,31 @@ async fn main() {
     }
 }
 
+/// Reads the server's next bytes into `buf` (which grows from 4 KiB while reads fill it, as in
+/// Porthole); false at end of stream or on error.
+async fn next_chunk(ur: &mut tokio::net::tcp::OwnedReadHalf, buf: &mut BytesMut, chunk: &mut usize) -> bool {
+    buf.reserve(*chunk);
+    match ur.read_buf(buf).await {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            if n >= *chunk {
+                *chunk = (*chunk * 2).min(READ_CHUNK);
+            }
+            true
+        }
+    }
+}
+
 async fn tungstenite(tcp: TcpStream, up: TcpStream) {
     let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else { return };
     let (mut tx, mut rx) = ws.split();
     let (mut ur, mut uw) = up.into_split();
     let down = tokio::spawn(async move {
         let (mut buf, mut chunk) = (BytesMut::new(), 4096);
-        loop {
-            buf.reserve(chunk);
-            match ur.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if n >= chunk {
-                        chunk = (chunk * 2).min(READ_CHUNK);
-                    }
-                    let msg = tokio_tungstenite::tungstenite::Message::Binary(buf.split().freeze());
-                    if tx.send(msg).await.is_err() {
-                        break;
-                    }
-                }
+        while next_chunk(&mut ur, &mut buf, &mut chunk).await {
+            let msg = tokio_tungstenite::tungstenite::Message::Binary(buf.split().freeze());
+            if tx.send(msg).await.is_err() {
+                break;
             }
         }
     });
@@ -98,20 +104,11 @@ async fn fast(mut tcp: TcpStream, up: TcpStream) {
     let (mut ur, mut uw) = up.into_split();
     let down = tokio::spawn(async move {
         let (mut buf, mut chunk) = (BytesMut::new(), 4096);
-        loop {
-            buf.clear();
-            buf.reserve(chunk);
-            match ur.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if n >= chunk {
-                        chunk = (chunk * 2).min(READ_CHUNK);
-                    }
-                    if tx.write_frame(Frame::binary(Payload::Borrowed(&buf[..]))).await.is_err() {
-                        break;
-                    }
-                }
+        while next_chunk(&mut ur, &mut buf, &mut chunk).await {
+            if tx.write_frame(Frame::binary(Payload::Borrowed(&buf[..]))).await.is_err() {
+                break;
             }
+            buf.clear();
         }
     });
     loop {

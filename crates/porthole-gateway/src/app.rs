@@ -54,7 +54,7 @@ async fn refuse_double_slash(req: Request, next: Next) -> Response {
 /// progress finish (console sessions, once upgraded, are not waited for).
 ///
 /// Connections are served by hyper's HTTP/1 server directly, not `axum::serve`: a WebSocket
-/// upgrade must hand the relay the plain `TcpStream`, which the relay splices into.
+/// upgrade must hand the relay the plain `TcpStream`, which it writes frames to directly.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let router = router(state);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -1,8 +1,8 @@
 //! The byte pump between a browser's WebSocket and a VNC server's connection.
 //!
 //! One task per session, one loop driven by readiness: the browser's frames are parsed and their
-//! payload written to the server; the server's bytes become one binary frame per read, copied or
-//! spliced (see [`upstream`]). A frame must be out before the server is read again
+//! payload written to the server; the server's bytes become one binary frame per read (see
+//! [`upstream`]). A frame must be out before the server is read again
 //! (backpressure). When either side closes the other is closed, with a close code that says which
 //! side ended it.
 
@@ -10,8 +10,8 @@ pub mod upstream;
 
 use crate::security::Secured;
 use crate::sessions::PolicyClose;
-use crate::ws::frame::Event;
 use crate::ws::conn::MAX_QUEUED;
+use crate::ws::frame::Event;
 use crate::ws::WsConn;
 use axum::extract::ws::{CloseFrame, Message};
 use bytes::Buf as _;

@@ -10,7 +10,7 @@ use crate::security::Secured;
 use crate::upstream::Upstream;
 use bytes::{Buf as _, BytesMut};
 use std::io::{self, IoSlice};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 /// Most bytes taken from the VNC server per WebSocket frame.
@@ -59,75 +59,54 @@ impl Outgoing {
     }
 }
 
-/// A plain connection: readiness and non-blocking calls on it.
+/// The VNC server's side: the connection the security phase handed over, and the read size.
 #[derive(Debug)]
-enum Plain {
-    Tcp(TcpStream),
-    Unix(tokio::net::UnixStream),
+pub struct UpstreamSide {
+    conn: Secured,
+    /// Size of the next read.
+    chunk: usize,
+    /// The last read filled the buffer (a burst goes on).
+    full: bool,
 }
 
+/// `$e` with `$s` bound to the plain TCP or Unix stream.
 macro_rules! on_plain {
-    ($self:expr, $s:ident => $e:expr) => {
-        match $self {
-            Plain::Tcp($s) => $e,
-            Plain::Unix($s) => $e,
+    ($up:expr, $s:ident => $e:expr) => {
+        match $up {
+            Upstream::Tcp($s) => $e,
+            Upstream::Unix($s) => $e,
         }
     };
 }
 
-/// The VNC server's side.
-#[derive(Debug)]
-pub enum UpstreamSide {
-    /// TCP or Unix, through readiness and non-blocking calls.
-    Plain {
-        /// The connection.
-        conn: PlainConn,
-        /// Size of the next read.
-        chunk: usize,
-        /// The last read filled the buffer (a burst goes on).
-        full: bool,
-    },
-    /// TLS: copy through rustls.
-    Tls(ReadHalf<Box<tokio_rustls::client::TlsStream<Upstream>>>, WriteHalf<Box<tokio_rustls::client::TlsStream<Upstream>>>),
-}
-
-/// A plain connection (opaque).
-#[derive(Debug)]
-pub struct PlainConn(Plain);
-
 impl UpstreamSide {
     /// Wraps the connection the security phase handed over.
-    pub fn new(up: Secured) -> Self {
-        let conn = match up {
-            Secured::Plain(Upstream::Tcp(t)) => Plain::Tcp(t),
-            Secured::Plain(Upstream::Unix(u)) => Plain::Unix(u),
-            Secured::Tls(t) => {
-                let (r, w) = tokio::io::split(t);
-                return UpstreamSide::Tls(r, w);
-            }
-        };
-        UpstreamSide::Plain { conn: PlainConn(conn), chunk: FIRST_READ_CHUNK, full: false }
+    pub fn new(conn: Secured) -> Self {
+        UpstreamSide { conn, chunk: FIRST_READ_CHUNK, full: false }
     }
 
     /// Waits for the server's next bytes and makes them the payload of `out` (which must be
     /// empty): `Ok(0)` when the server closed. Cancel-safe: nothing is read until it completes.
+    /// On a plain connection the buffer is only reserved once the socket is readable, so a session
+    /// waiting for its server holds none.
     pub async fn read_into(&mut self, out: &mut Outgoing) -> io::Result<usize> {
-        let n = match self {
-            UpstreamSide::Tls(r, _) => {
+        let n = match &mut self.conn {
+            Secured::Tls(tls) => {
                 // rustls hands out at most a record (16 KiB) of plaintext at a time.
                 out.buf.reserve(TLS_READ_CHUNK);
-                r.read_buf(&mut out.buf).await?
+                self.full = false;
+                tls.read_buf(&mut out.buf).await?
             }
-            UpstreamSide::Plain { conn, chunk, full } => loop {
-                on_plain!(&conn.0, s => s.readable().await)?;
-                out.buf.reserve(*chunk);
-                match on_plain!(&conn.0, s => s.try_read_buf(&mut out.buf)) {
+            Secured::Plain(up) => loop {
+                on_plain!(&*up, s => s.readable().await)?;
+                out.buf.reserve(self.chunk);
+                match on_plain!(&*up, s => s.try_read_buf(&mut out.buf)) {
                     Ok(n) => {
-                        *full = n >= *chunk;
-                        if *full {
-                            *chunk = (*chunk * 2).min(READ_CHUNK);
-                        } else if n < *chunk / 4 {
-                            *chunk = (*chunk / 2).max(FIRST_READ_CHUNK);
+                        self.full = n >= self.chunk;
+                        if self.full {
+                            self.chunk = (self.chunk * 2).min(READ_CHUNK);
+                        } else if n < self.chunk / 4 {
+                            self.chunk = (self.chunk / 2).max(FIRST_READ_CHUNK);
                         }
                         break n;
                     }
@@ -145,46 +124,19 @@ impl UpstreamSide {
     /// After a frame went out whole: unless a burst goes on, the buffer is freed (the next read
     /// allocates what it needs once there is something to read).
     pub fn frame_done(&mut self, out: &mut Outgoing) {
-        if matches!(self, UpstreamSide::Plain { full: false, .. } | UpstreamSide::Tls(..)) {
+        if !self.full {
             out.buf = BytesMut::new();
         }
     }
 
     /// Writes the browser's bytes to the server.
     pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        match self {
-            UpstreamSide::Tls(_, w) => {
-                w.write_all(data).await?;
-                w.flush().await
-            }
-            UpstreamSide::Plain { conn, .. } => {
-                let mut done = 0;
-                while done < data.len() {
-                    on_plain!(&conn.0, s => s.writable().await)?;
-                    match on_plain!(&conn.0, s => s.try_write(&data[done..])) {
-                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                        Ok(n) => done += n,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(())
-            }
-        }
+        self.conn.write_all(data).await?;
+        self.conn.flush().await
     }
 
     /// Ends the connection's write side (the browser left).
     pub async fn shutdown(&mut self) {
-        match self {
-            UpstreamSide::Tls(_, w) => {
-                let _ = w.shutdown().await;
-            }
-            UpstreamSide::Plain { conn, .. } => {
-                let _ = match &mut conn.0 {
-                    Plain::Tcp(t) => t.shutdown().await,
-                    Plain::Unix(u) => u.shutdown().await,
-                };
-            }
-        }
+        let _ = self.conn.shutdown().await;
     }
 }

@@ -155,7 +155,7 @@ impl Sink<Message> for WsConn {
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
         let this = self.get_mut();
-        if this.wbuf.len() >= 64 * 1024 {
+        if this.wbuf.len() >= MAX_QUEUED {
             ready!(this.poll_write_pending(cx))?;
         }
         Poll::Ready(Ok(()))

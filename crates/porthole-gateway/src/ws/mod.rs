@@ -13,11 +13,11 @@ use crate::sessions::PolicyClose;
 use crate::state::AppState;
 use crate::token_source::token_from_request;
 use axum::extract::ws::{CloseFrame, Message};
-use futures_util::SinkExt as _;
 use axum::extract::{ConnectInfo as PeerAddr, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use http::header::{HOST, ORIGIN, UPGRADE};
+use futures_util::SinkExt as _;
 use http::StatusCode;
 use porthole_tokens::{ConnectInfo, Token};
 use std::net::SocketAddr;
@@ -120,7 +120,6 @@ async fn run_session(mut socket: WsConn, info: ConnectInfo, state: AppState, _pe
     } else {
         crate::security::Secured::Plain(tcp)
     };
-    let tcp = upstream;
     info!("session started");
     let expiry = settings.enforce_session_timeout.then(|| {
         let left = info.expires.saturating_sub(state.auth.clock().now());
@@ -141,7 +140,7 @@ async fn run_session(mut socket: WsConn, info: ConnectInfo, state: AppState, _pe
             () = expired => PolicyClose { reason: "Token expired" },
         }
     };
-    let mut end = relay(&mut socket, tcp, close, settings.idle_timeout).await;
+    let mut end = relay(&mut socket, upstream, close, settings.idle_timeout).await;
     if end == RelayEnd::UpstreamClosed {
         end = why_target_closed(&state, &info, &mut guard.closed).await;
     }
