@@ -5,9 +5,9 @@
 
 use crate::domain_xml::VncGraphics;
 use crate::upstream::{connect_tcp, Upstream};
-use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
+use std::time::Duration;
 use uuid::Uuid;
 
 /// Namespace for the stable UUIDs of static targets (UUIDv5 of the target's name).
@@ -120,9 +120,7 @@ pub trait Inventory: Send + Sync + 'static {
     /// Whether `host:port` is still the current VNC endpoint of `instance` (re-checked at
     /// connect time against the live domain, CVE-2013-0335).
     async fn endpoint_matches(&self, instance: Uuid, host: &str, port: u16) -> bool {
-        self.instances().await.iter().any(|i| {
-            i.uuid == instance && i.vnc.as_ref().is_some_and(|e| e.host == host && e.port == port)
-        })
+        self.instances().await.iter().any(|i| i.uuid == instance && i.vnc.as_ref().is_some_and(|e| e.host == host && e.port == port))
     }
 }
 

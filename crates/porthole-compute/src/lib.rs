@@ -25,5 +25,5 @@ pub mod upstream;
 
 pub use compute::Compute;
 pub use error::{Error, Result};
-pub use upstream::Upstream;
 pub use inventory::{Endpoint, Instance, Inventory, LookupError, StaticTargets, Survey};
+pub use upstream::Upstream;

@@ -21,9 +21,11 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::routes(&state.settings))
         .layer(middleware::from_fn_with_state(state.clone(), upgrade_or_next))
         // The span records the path only: the query may hold a token.
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            tracing::debug_span!("http", method = %req.method(), path = %loggable_path(req.uri().path()))
-        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(
+                |req: &Request| tracing::debug_span!("http", method = %req.method(), path = %loggable_path(req.uri().path())),
+            ),
+        )
         .layer(middleware::from_fn(refuse_double_slash))
         .with_state(state)
 }

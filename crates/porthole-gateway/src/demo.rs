@@ -96,8 +96,7 @@ async fn handshake(sock: &mut TcpStream) -> io::Result<()> {
     }
     sock.read_u8().await?; // ClientInit: shared or not, all viewers are independent here
     out.clear();
-    ServerInit { width: WIDTH, height: HEIGHT, pixel_format: PixelFormat::rgbx8888(), name: b"Porthole demo".to_vec() }
-        .encode(&mut out);
+    ServerInit { width: WIDTH, height: HEIGHT, pixel_format: PixelFormat::rgbx8888(), name: b"Porthole demo".to_vec() }.encode(&mut out);
     sock.write_all(&out).await
 }
 

@@ -44,8 +44,7 @@ pub fn check_origin(req: OriginRequest<'_>, allowed: &[String], access_url_base:
     let url = Url::parse(origin).map_err(|_| OriginError::Invalid)?;
     let origin_host = url.host_str().map(normalize_host).filter(|h| !h.is_empty()).ok_or(OriginError::Invalid)?;
     let host_header = req.host.and_then(|h| std::str::from_utf8(h).ok()).and_then(host_part).map(normalize_host);
-    let host_ok = host_header.as_deref() == Some(origin_host.as_str())
-        || allowed.iter().any(|a| normalize_host(a) == origin_host);
+    let host_ok = host_header.as_deref() == Some(origin_host.as_str()) || allowed.iter().any(|a| normalize_host(a) == origin_host);
     if !host_ok {
         return Err(OriginError::HostMismatch);
     }
@@ -62,7 +61,11 @@ pub fn check_origin(req: OriginRequest<'_>, allowed: &[String], access_url_base:
         "wss" => proto == "wss" || proto == "https",
         _ => return Err(OriginError::NoBase),
     };
-    if ok { Ok(()) } else { Err(OriginError::SchemeMismatch) }
+    if ok {
+        Ok(())
+    } else {
+        Err(OriginError::SchemeMismatch)
+    }
 }
 
 /// The host part of a `Host` header value: `name`, `name:port`, `[v6]` or `[v6]:port`.

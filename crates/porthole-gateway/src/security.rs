@@ -131,7 +131,9 @@ where
                 up = u;
             }
             (None, Some(u)) => return hand_over(ws, u, from_server, from_tenant).await,
-            (None, None) => return Err(HandshakeError { failure: None, log: "no connection to the VNC server".into(), tenant_fault: false }),
+            (None, None) => {
+                return Err(HandshakeError { failure: None, log: "no connection to the VNC server".into(), tenant_fault: false })
+            }
         }
     }
 }
@@ -152,7 +154,13 @@ where
     Ok(up)
 }
 
-async fn carry_out<W, E>(step: Step, ws: &mut W, slot: &mut Option<Secured>, settings: &SecuritySettings, server_name: &str) -> Result<(), String>
+async fn carry_out<W, E>(
+    step: Step,
+    ws: &mut W,
+    slot: &mut Option<Secured>,
+    settings: &SecuritySettings,
+    server_name: &str,
+) -> Result<(), String>
 where
     W: Sink<Message, Error = E> + Unpin,
     E: std::fmt::Display,
@@ -163,9 +171,7 @@ where
             up.write_all(&bytes).await.map_err(|e| format!("writing to the VNC server: {e}"))?;
             up.flush().await.map_err(|e| format!("writing to the VNC server: {e}"))
         }
-        Step::Send(Side::Tenant, bytes) => {
-            ws.send(Message::Binary(bytes.into())).await.map_err(|e| format!("writing to the browser: {e}"))
-        }
+        Step::Send(Side::Tenant, bytes) => ws.send(Message::Binary(bytes.into())).await.map_err(|e| format!("writing to the browser: {e}")),
         Step::StartTls => {
             let Some(cfg) = settings.tls.clone() else {
                 return Err("VeNCrypt needs [vnc] vencrypt_ca_certs".into());

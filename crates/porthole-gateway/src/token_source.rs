@@ -5,9 +5,8 @@ use http::HeaderMap;
 
 /// The token presented with a request, or `None`. Malformed cookie parts are skipped, never logged.
 pub fn token_from_request(query: Option<&str>, headers: &HeaderMap) -> Option<String> {
-    let from_query = query.and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes()).filter(|(k, _)| k == "token").map(|(_, v)| v.into_owned()).last()
-    });
+    let from_query =
+        query.and_then(|q| url::form_urlencoded::parse(q.as_bytes()).filter(|(k, _)| k == "token").map(|(_, v)| v.into_owned()).last());
     match from_query {
         Some(t) if !t.is_empty() => Some(t),
         _ => token_from_cookies(headers),

@@ -37,7 +37,14 @@ const STOPPING: Uuid = Uuid::from_u128(0x2222_2222_2222_4222_8222_2222_2222_2222
 
 async fn gateway(vnc: std::net::SocketAddr) -> common::Gateway {
     let targets = StaticTargets::new([("vm1".to_owned(), None, Endpoint { host: "127.0.0.1".into(), port: vnc.port() })]);
-    let other = |uuid, name: &str, state: &str| Instance { uuid, name: name.into(), node: Some("n1".into()), state: state.into(), vnc: None, graphics: None };
+    let other = |uuid, name: &str, state: &str| Instance {
+        uuid,
+        name: name.into(),
+        node: Some("n1".into()),
+        state: state.into(),
+        vnc: None,
+        graphics: None,
+    };
     let inv = Mixed { targets: targets.clone(), extra: vec![other(OFF, "off1", "shut off"), other(STOPPING, "stopping1", "in shutdown")] };
     let settings = Settings {
         api_keys: vec![
@@ -65,7 +72,9 @@ async fn version_document_needs_no_key_and_echoes_microversions() {
     assert_eq!(code, 200);
     let lower = text.to_ascii_lowercase();
     assert!(lower.contains("openstack-api-version: compute 2.53") && lower.contains("x-openstack-nova-api-version: 2.53"), "{text}");
-    let req = format!("GET /v2.1/servers HTTP/1.1\r\nHost: x\r\nX-Auth-Token: {ADMIN}\r\nX-OpenStack-Nova-API-Version: 9.9\r\nConnection: close\r\n\r\n");
+    let req = format!(
+        "GET /v2.1/servers HTTP/1.1\r\nHost: x\r\nX-Auth-Token: {ADMIN}\r\nX-OpenStack-Nova-API-Version: 9.9\r\nConnection: close\r\n\r\n"
+    );
     assert_eq!(common::http_raw(gw.addr, &req).await.0, 406);
 }
 
@@ -137,7 +146,8 @@ async fn legacy_action() {
     assert_eq!(code, 200);
     assert_eq!(doc["console"]["type"], "novnc");
     assert!(doc["console"]["url"].as_str().unwrap().contains("?path=%3Ftoken%3D"));
-    for bad in [r#"{"os-getVNCConsole": {"type": "xvpvnc"}}"#, r#"{"os-getVNCConsole": {}}"#, r#"{"reboot": {"type": "HARD"}}"#, "[]", "{"] {
+    for bad in [r#"{"os-getVNCConsole": {"type": "xvpvnc"}}"#, r#"{"os-getVNCConsole": {}}"#, r#"{"reboot": {"type": "HARD"}}"#, "[]", "{"]
+    {
         let (code, _, doc) = api(gw.addr, "POST", &path, Some(ADMIN), Some(bad)).await;
         assert_eq!(code, 400, "{bad}");
         assert_eq!(doc["badRequest"]["code"], 400, "{bad}");

@@ -47,11 +47,7 @@ async fn page_aliases_serve_the_console_page() {
 async fn assets_have_their_content_types() {
     let dir = web_dir();
     let gw = start(&[], Settings { web_dir: dir.path().to_owned(), ..Settings::default() }).await;
-    for (path, ctype) in [
-        ("/console.js", "text/javascript"),
-        ("/console.css", "text/css"),
-        ("/novnc/core/rfb.js", "text/javascript"),
-    ] {
+    for (path, ctype) in [("/console.js", "text/javascript"), ("/console.css", "text/css"), ("/novnc/core/rfb.js", "text/javascript")] {
         let (code, text) = http_raw(gw.addr, &get(path)).await;
         assert_eq!(code, 200, "{path}");
         assert_eq!(header(&text, "content-type"), Some(ctype), "{path}");

@@ -19,7 +19,11 @@ pub fn proxy_handshake(data: &[u8], tenant_first: bool) {
         if let Some((&n, tail)) = rest.split_first() {
             let take = usize::from(n % 17).min(tail.len());
             let (chunk, tail) = tail.split_at(take);
-            if turn { tenant_buf.extend_from_slice(chunk) } else { server_buf.extend_from_slice(chunk) }
+            if turn {
+                tenant_buf.extend_from_slice(chunk)
+            } else {
+                server_buf.extend_from_slice(chunk)
+            }
             rest = tail;
             turn = !turn;
         }

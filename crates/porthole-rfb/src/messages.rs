@@ -234,9 +234,7 @@ impl ClientMessage {
                     return Err(InvalidMessage::MessageTooLarge { what: "encoding list", len: n, max: MAX_ENCODINGS }.into());
                 }
                 let list = r.take(n * 4)?;
-                Ok(ClientMessage::SetEncodings(
-                    list.chunks_exact(4).map(|c| i32::from_be_bytes([c[0], c[1], c[2], c[3]])).collect(),
-                ))
+                Ok(ClientMessage::SetEncodings(list.chunks_exact(4).map(|c| i32::from_be_bytes([c[0], c[1], c[2], c[3]])).collect()))
             }
             3 => Ok(ClientMessage::FramebufferUpdateRequest {
                 incremental: r.u8()? != 0,

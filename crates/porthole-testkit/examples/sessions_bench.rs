@@ -50,7 +50,13 @@ async fn setup(url: String, count: usize, concurrency: usize) {
     let secs = start.elapsed().as_secs_f64();
     lat.sort_by(f64::total_cmp);
     let pct = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize];
-    println!("connections={} secs={secs:.2} per_s={:.0} p50_us={:.0} p99_us={:.0}", lat.len(), lat.len() as f64 / secs, pct(0.5), pct(0.99));
+    println!(
+        "connections={} secs={secs:.2} per_s={:.0} p50_us={:.0} p99_us={:.0}",
+        lat.len(),
+        lat.len() as f64 / secs,
+        pct(0.5),
+        pct(0.99)
+    );
 }
 
 /// Proportional set size (KiB: resident memory, shared pages split among their sharers) of these

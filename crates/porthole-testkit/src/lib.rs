@@ -20,8 +20,5 @@ pub use ws::{ws_connect, WsIo};
 
 /// Installs a test log subscriber once (`RUST_LOG` filters it).
 pub fn trace_init() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
 }

@@ -59,11 +59,13 @@ impl RawWs {
     /// The header length once `head` holds enough to know it.
     fn header_len(head: &[u8]) -> Option<usize> {
         let b1 = *head.get(1)?;
-        Some(2 + match b1 & 0x7f {
-            126 => 2,
-            127 => 8,
-            _ => 0,
-        } + if b1 & 0x80 != 0 { 4 } else { 0 })
+        Some(
+            2 + match b1 & 0x7f {
+                126 => 2,
+                127 => 8,
+                _ => 0,
+            } + if b1 & 0x80 != 0 { 4 } else { 0 },
+        )
     }
 }
 

@@ -15,7 +15,12 @@ pub fn novnc_access_url(base: &str, token: &Token) -> Result<String> {
         Some(i) => {
             pairs[i].1.push_str(&token_path);
             let mut seen = 0;
-            pairs.retain(|(k, _)| k != "path" || { seen += 1; seen == 1 });
+            pairs.retain(|(k, _)| {
+                k != "path" || {
+                    seen += 1;
+                    seen == 1
+                }
+            });
         }
         None => pairs.push(("path".to_owned(), token_path)),
     }
@@ -25,14 +30,10 @@ pub fn novnc_access_url(base: &str, token: &Token) -> Result<String> {
 
 /// Checks that a configured base is an absolute http(s) URL.
 pub fn parse_base(base: &str) -> Result<Url> {
-    let url = Url::parse(base)
-        .map_err(|e| Error::AccessUrlBase { base: base.to_owned(), reason: e.to_string() })?;
+    let url = Url::parse(base).map_err(|e| Error::AccessUrlBase { base: base.to_owned(), reason: e.to_string() })?;
     match url.scheme() {
         "http" | "https" | "ws" | "wss" => Ok(url),
-        other => Err(Error::AccessUrlBase {
-            base: base.to_owned(),
-            reason: format!("scheme {other:?} is not http, https, ws or wss"),
-        }),
+        other => Err(Error::AccessUrlBase { base: base.to_owned(), reason: format!("scheme {other:?} is not http, https, ws or wss") }),
     }
 }
 
@@ -46,10 +47,7 @@ mod tests {
 
     #[test]
     fn plain_base() {
-        assert_eq!(
-            url("http://127.0.0.1:6080/vnc_lite.html"),
-            "http://127.0.0.1:6080/vnc_lite.html?path=%3Ftoken%3DT0k-en_1"
-        );
+        assert_eq!(url("http://127.0.0.1:6080/vnc_lite.html"), "http://127.0.0.1:6080/vnc_lite.html?path=%3Ftoken%3DT0k-en_1");
     }
 
     #[test]
@@ -62,10 +60,7 @@ mod tests {
 
     #[test]
     fn other_query_parameters_are_kept_before_path() {
-        assert_eq!(
-            url("http://h:6080/vnc_lite.html?noop=true"),
-            "http://h:6080/vnc_lite.html?noop=true&path=%3Ftoken%3DT0k-en_1"
-        );
+        assert_eq!(url("http://h:6080/vnc_lite.html?noop=true"), "http://h:6080/vnc_lite.html?noop=true&path=%3Ftoken%3DT0k-en_1");
         assert_eq!(
             url("http://h/vnc_lite.html?path=a%2Fb&title=my+vm"),
             "http://h/vnc_lite.html?path=a%2Fb%3Ftoken%3DT0k-en_1&title=my+vm"

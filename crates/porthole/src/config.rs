@@ -263,7 +263,11 @@ impl Config {
         if v.auth_schemes.iter().any(|s| s == "vencrypt") && v.vencrypt_ca_certs.is_none() {
             p.push("[vnc] auth_schemes has \"vencrypt\": set vencrypt_ca_certs to the CA bundle of the VNC servers' certificates".into());
         }
-        for (key, path) in [("vencrypt_ca_certs", &v.vencrypt_ca_certs), ("vencrypt_client_cert", &v.vencrypt_client_cert), ("vencrypt_client_key", &v.vencrypt_client_key)] {
+        for (key, path) in [
+            ("vencrypt_ca_certs", &v.vencrypt_ca_certs),
+            ("vencrypt_client_cert", &v.vencrypt_client_cert),
+            ("vencrypt_client_key", &v.vencrypt_client_key),
+        ] {
             if let Some(path) = path {
                 if !path.is_file() {
                     p.push(format!("[vnc] {key} = {:?}: no such file", path.display().to_string()));

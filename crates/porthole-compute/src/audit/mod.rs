@@ -98,8 +98,16 @@ pub fn check_domain(d: &AuditedDomain, node: &str, policy: &Policy) -> Vec<Findi
                 out.push(finding(&addr, live.port, "exposed", severity, fix_cmd.clone()));
             }
             if e != Exposure::Loopback && live.passwd.is_none() {
-                out.push(finding(&addr, live.port, "no-vnc-auth", "medium",
-                    format!("listen on {} only, or set a VNC password (domain XML passwd) and auth_schemes = [\"vnc\"]", policy.server_listen)));
+                out.push(finding(
+                    &addr,
+                    live.port,
+                    "no-vnc-auth",
+                    "medium",
+                    format!(
+                        "listen on {} only, or set a VNC password (domain XML passwd) and auth_schemes = [\"vnc\"]",
+                        policy.server_listen
+                    ),
+                ));
             }
             if addr != policy.server_listen {
                 out.push(finding(&addr, live.port, "drift-server-listen", "low", fix_cmd.clone()));

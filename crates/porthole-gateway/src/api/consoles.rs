@@ -121,7 +121,9 @@ pub(crate) async fn create(State(state): State<AppState>, Path(id): Path<String>
     let req: RemoteConsoleRequest = parse_json(&body)?;
     let RemoteConsoleSpec { protocol, kind } = req.remote_console;
     if !PROTOCOLS.contains(&protocol.as_str()) || !TYPES.contains(&kind.as_str()) {
-        return Err(ApiError::BadRequest(format!("Invalid input: protocol {protocol:?} or type {kind:?} is not one of {PROTOCOLS:?} / {TYPES:?}.")));
+        return Err(ApiError::BadRequest(format!(
+            "Invalid input: protocol {protocol:?} or type {kind:?} is not one of {PROTOCOLS:?} / {TYPES:?}."
+        )));
     }
     if (protocol.as_str(), kind.as_str()) != ("vnc", "novnc") {
         return Err(ApiError::BadRequest(format!("Unavailable console type {kind}.")));
@@ -162,8 +164,7 @@ pub(crate) async fn action(State(state): State<AppState>, Path(id): Path<String>
     (status = 404, body = NotFoundBody), (status = 503, body = UnavailableBody)))]
 pub(crate) async fn reset(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let instance = by_id(&state, &id).await?;
-    let (revoked, closed) =
-        state.end_consoles(instance.uuid, "Console reset").await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (revoked, closed) = state.end_consoles(instance.uuid, "Console reset").await.map_err(|e| ApiError::Internal(e.to_string()))?;
     tracing::info!(instance = %instance.uuid, revoked, closed, "consoles reset through the API");
     Ok(StatusCode::NO_CONTENT)
 }

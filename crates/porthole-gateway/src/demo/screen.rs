@@ -32,7 +32,12 @@ impl Rect {
         let (x0, y0) = (self.x.max(o.x), self.y.max(o.y));
         let x1 = (u32::from(self.x) + u32::from(self.w)).min(u32::from(o.x) + u32::from(o.w));
         let y1 = (u32::from(self.y) + u32::from(self.h)).min(u32::from(o.y) + u32::from(o.h));
-        (x1 > u32::from(x0) && y1 > u32::from(y0)).then(|| Rect { x: x0, y: y0, w: (x1 - u32::from(x0)) as u16, h: (y1 - u32::from(y0)) as u16 })
+        (x1 > u32::from(x0) && y1 > u32::from(y0)).then(|| Rect {
+            x: x0,
+            y: y0,
+            w: (x1 - u32::from(x0)) as u16,
+            h: (y1 - u32::from(y0)) as u16,
+        })
     }
 
     fn union(&self, o: &Rect) -> Rect {
@@ -60,12 +65,8 @@ impl Default for Screen {
 impl Screen {
     /// The initial screen.
     pub fn new() -> Self {
-        let mut s = Screen {
-            pixels: vec![(0, 0, 0); usize::from(WIDTH) * usize::from(HEIGHT)],
-            lines: vec![String::new()],
-            keys: 0,
-            dirty: None,
-        };
+        let mut s =
+            Screen { pixels: vec![(0, 0, 0); usize::from(WIDTH) * usize::from(HEIGHT)], lines: vec![String::new()], keys: 0, dirty: None };
         s.draw_static();
         s.draw_text();
         s.dirty = None;

@@ -9,11 +9,7 @@ fn allowed() -> Vec<String> {
 }
 
 fn check(origin: Option<&str>, host: &str, xfp: Option<&str>, base: &str) -> Result<(), OriginError> {
-    let req = OriginRequest {
-        origin: origin.map(str::as_bytes),
-        host: Some(host.as_bytes()),
-        forwarded_proto: xfp.map(str::as_bytes),
-    };
+    let req = OriginRequest { origin: origin.map(str::as_bytes), host: Some(host.as_bytes()), forwarded_proto: xfp.map(str::as_bytes) };
     check_origin(req, &allowed(), base)
 }
 
@@ -33,26 +29,17 @@ fn ipv6_host_header() {
     let base = "https://[2001:db8::1]:6080/vnc_lite.html";
     assert_eq!(check(Some("https://[2001:db8::1]:6080"), "[2001:db8::1]:6080", None, base), Ok(()));
     assert_eq!(check(Some("https://[2001:DB8:0::1]"), "[2001:db8::1]", None, base), Ok(()));
-    assert_eq!(
-        check(Some("https://[2001:db8::2]:6080"), "[2001:db8::1]:6080", None, base),
-        Err(OriginError::HostMismatch)
-    );
+    assert_eq!(check(Some("https://[2001:db8::2]:6080"), "[2001:db8::1]:6080", None, base), Err(OriginError::HostMismatch));
 }
 
 #[test]
 fn foreign_origin_is_refused() {
-    assert_eq!(
-        check(Some("https://bad-origin-example.net"), "example.net:6080", None, BASE_HTTPS),
-        Err(OriginError::HostMismatch)
-    );
+    assert_eq!(check(Some("https://bad-origin-example.net"), "example.net:6080", None, BASE_HTTPS), Err(OriginError::HostMismatch));
 }
 
 #[test]
 fn allowed_origin_passes_with_another_host() {
-    assert_eq!(
-        check(Some("https://allowed-origin-example-2.net"), "example.net:6080", None, BASE_HTTPS),
-        Ok(())
-    );
+    assert_eq!(check(Some("https://allowed-origin-example-2.net"), "example.net:6080", None, BASE_HTTPS), Ok(()));
 }
 
 #[test]
@@ -79,14 +66,8 @@ fn missing_host_header_needs_an_allowed_origin() {
 #[test]
 fn scheme_must_match_the_access_url_base() {
     let http_base = "http://example.net:6080/vnc_lite.html";
-    assert_eq!(
-        check(Some("https://example.net:6080"), "example.net:6080", None, http_base),
-        Err(OriginError::SchemeMismatch)
-    );
-    assert_eq!(
-        check(Some("http://example.net:6080"), "example.net:6080", None, BASE_HTTPS),
-        Err(OriginError::SchemeMismatch)
-    );
+    assert_eq!(check(Some("https://example.net:6080"), "example.net:6080", None, http_base), Err(OriginError::SchemeMismatch));
+    assert_eq!(check(Some("http://example.net:6080"), "example.net:6080", None, BASE_HTTPS), Err(OriginError::SchemeMismatch));
     // ws pairs only with http, wss with https.
     assert_eq!(
         check(Some("https://example.net:6080"), "example.net:6080", None, "ws://example.net:6083/"),
@@ -100,10 +81,7 @@ fn scheme_must_match_the_access_url_base() {
 fn forwarded_proto_overrides_the_origin_scheme() {
     assert_eq!(check(Some("http://example.net:6080"), "example.net:6080", Some("https"), "wss://example.net/"), Ok(()));
     assert_eq!(check(Some("http://example.net:6080"), "example.net:6080", Some("HTTPS, http"), BASE_HTTPS), Ok(()));
-    assert_eq!(
-        check(Some("https://example.net:6080"), "example.net:6080", Some("http"), BASE_HTTPS),
-        Err(OriginError::SchemeMismatch)
-    );
+    assert_eq!(check(Some("https://example.net:6080"), "example.net:6080", Some("http"), BASE_HTTPS), Err(OriginError::SchemeMismatch));
 }
 
 #[test]
@@ -126,8 +104,7 @@ fn a_previous_host_does_not_let_a_later_request_through() {
     let list = allowed();
     let first = OriginRequest { origin: Some(b"https://evil.com"), host: Some(b"evil.com"), forwarded_proto: None };
     assert_eq!(check_origin(first, &list, BASE_HTTPS), Ok(()));
-    let second =
-        OriginRequest { origin: Some(b"https://evil.com"), host: Some(b"example.net"), forwarded_proto: None };
+    let second = OriginRequest { origin: Some(b"https://evil.com"), host: Some(b"example.net"), forwarded_proto: None };
     assert_eq!(check_origin(second, &list, BASE_HTTPS), Err(OriginError::HostMismatch));
 }
 

@@ -44,9 +44,8 @@ pub fn tls_config(s: &TlsSettings) -> Result<Arc<rustls::ClientConfig>, String> 
         .with_custom_certificate_verifier(Arc::new(NoHostname(webpki)));
     let config = match (&s.client_cert, &s.client_key) {
         (Some(cert), Some(key)) => {
-            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-                .and_then(|it| it.collect())
-                .map_err(|e| format!("{}: {e}", cert.display()))?;
+            let chain: Vec<CertificateDer<'static>> =
+                CertificateDer::pem_file_iter(cert).and_then(|it| it.collect()).map_err(|e| format!("{}: {e}", cert.display()))?;
             let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
             builder.with_client_auth_cert(chain, key).map_err(|e| format!("client certificate: {e}"))?
         }
@@ -91,11 +90,21 @@ impl ServerCertVerifier for NoHostname {
         }
     }
 
-    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         self.0.verify_tls12_signature(m, c, d)
     }
 
-    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         self.0.verify_tls13_signature(m, c, d)
     }
 

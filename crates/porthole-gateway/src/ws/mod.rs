@@ -16,8 +16,8 @@ use axum::extract::ws::{CloseFrame, Message};
 use axum::extract::{ConnectInfo as PeerAddr, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
-use http::header::{HOST, ORIGIN, UPGRADE};
 use futures_util::SinkExt as _;
+use http::header::{HOST, ORIGIN, UPGRADE};
 use http::StatusCode;
 use porthole_tokens::{ConnectInfo, Token};
 use std::net::SocketAddr;
@@ -153,11 +153,7 @@ const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A VM's VNC server closes its socket a moment before libvirt reports the VM stopped: tell the
 /// two apart, so that a stopped VM's sessions end with 1008 as its revoked tokens do.
-async fn why_target_closed(
-    state: &AppState,
-    info: &ConnectInfo,
-    revoked: &mut tokio::sync::oneshot::Receiver<PolicyClose>,
-) -> RelayEnd {
+async fn why_target_closed(state: &AppState, info: &ConnectInfo, revoked: &mut tokio::sync::oneshot::Receiver<PolicyClose>) -> RelayEnd {
     if !state.inventory.managed(info.instance_uuid).await {
         return RelayEnd::UpstreamClosed;
     }

@@ -23,18 +23,14 @@ pub struct Gateway {
 }
 
 pub async fn start(targets: &[(&str, SocketAddr)], settings: Settings) -> Gateway {
-    let inventory = StaticTargets::new(targets.iter().map(|(name, addr)| {
-        ((*name).to_owned(), None, Endpoint { host: addr.ip().to_string(), port: addr.port() })
-    }));
+    let inventory = StaticTargets::new(
+        targets.iter().map(|(name, addr)| ((*name).to_owned(), None, Endpoint { host: addr.ip().to_string(), port: addr.port() })),
+    );
     start_with(inventory.clone(), Arc::new(inventory), settings).await
 }
 
 /// Starts the gateway on any inventory; `targets` is what `mint` looks names up in.
-pub async fn start_with(
-    targets: StaticTargets,
-    inventory: Arc<dyn porthole_gateway::inventory::Inventory>,
-    settings: Settings,
-) -> Gateway {
+pub async fn start_with(targets: StaticTargets, inventory: Arc<dyn porthole_gateway::inventory::Inventory>, settings: Settings) -> Gateway {
     let inventory_for_state = inventory;
     let inventory = targets;
     let store = Arc::new(MemoryStore::new());

@@ -85,7 +85,9 @@ pub(super) fn handle(hs: ProxyHandshake, input: &[u8]) -> Result<Outcome, Failur
             let (v, used) = parse!(hs, input, |r| version_line(&mut r));
             match v {
                 Ok(ProtocolVersion::V3_8) => {}
-                Ok(v) => return Err(hs.server_fault(format!("VNC server speaks RFB {}.{}; the security proxy requires 3.8", v.major, v.minor))),
+                Ok(v) => {
+                    return Err(hs.server_fault(format!("VNC server speaks RFB {}.{}; the security proxy requires 3.8", v.major, v.minor)))
+                }
                 Err(raw) => return Err(hs.server_fault(format!("VNC server sent no RFB version: {:?}", String::from_utf8_lossy(&raw)))),
             }
             let mut version = Vec::new();
@@ -127,8 +129,12 @@ pub(super) fn handle(hs: ProxyHandshake, input: &[u8]) -> Result<Outcome, Failur
         State::ExpectTenantChoice { ref server_types } => {
             let Some(&choice) = input.first() else { return Ok(Outcome::NeedMore(hs)) };
             if choice != security::NONE {
-                let mut f = fail(hs.tenant, Culprit::Tenant, format!("browser chose security type {choice}, not None"),
-                    "Only the security type 1 (None) is supported");
+                let mut f = fail(
+                    hs.tenant,
+                    Culprit::Tenant,
+                    format!("browser chose security type {choice}, not None"),
+                    "Only the security type 1 (None) is supported",
+                );
                 f.to_server = Some(vec![0]);
                 return Err(f);
             }
@@ -201,9 +207,7 @@ pub(super) fn handle(hs: ProxyHandshake, input: &[u8]) -> Result<Outcome, Failur
 
 /// Picks the first of the server's types (in its order) that the configuration allows.
 fn choose_scheme(hs: ProxyHandshake, server_types: &[u8]) -> Result<Outcome, Failure> {
-    let usable = |t: u8| {
-        hs.schemes.iter().copied().find(|s| s.security_type() == t).filter(|s| *s != Scheme::Vnc || hs.password.is_some())
-    };
+    let usable = |t: u8| hs.schemes.iter().copied().find(|s| s.security_type() == t).filter(|s| *s != Scheme::Vnc || hs.password.is_some());
     let Some(scheme) = server_types.iter().copied().find_map(usable) else {
         let offered: Vec<&str> = server_types.iter().map(|&t| type_name(t)).collect();
         let hint = if server_types.contains(&security::VNC_AUTH) && hs.password.is_none() && hs.schemes.contains(&Scheme::Vnc) {

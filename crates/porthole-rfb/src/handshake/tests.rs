@@ -48,21 +48,21 @@ fn to(side: Side, b: &[u8]) -> Step {
 
 #[test]
 fn full_run_with_none() {
-    let (steps, end) = run(none_only(), &[
-        (Side::Server, V38),
-        (Side::Tenant, V38),
-        (Side::Server, &[2, 1, 2]),
-        (Side::Tenant, &[1]),
-        (Side::Server, &[0, 0, 0, 0]),
-    ]);
+    let (steps, end) = run(
+        none_only(),
+        &[(Side::Server, V38), (Side::Tenant, V38), (Side::Server, &[2, 1, 2]), (Side::Tenant, &[1]), (Side::Server, &[0, 0, 0, 0])],
+    );
     assert_eq!(end, Ok(true));
-    assert_eq!(steps, vec![
-        to(Side::Server, V38),
-        to(Side::Tenant, V38),
-        to(Side::Tenant, &[1, 1]),
-        to(Side::Server, &[1]),
-        to(Side::Tenant, &[0, 0, 0, 0]),
-    ]);
+    assert_eq!(
+        steps,
+        vec![
+            to(Side::Server, V38),
+            to(Side::Tenant, V38),
+            to(Side::Tenant, &[1, 1]),
+            to(Side::Server, &[1]),
+            to(Side::Tenant, &[0, 0, 0, 0]),
+        ]
+    );
 }
 
 #[test]
@@ -159,14 +159,17 @@ fn priority_follows_the_servers_list() {
 fn vnc_authentication() {
     let hs = ProxyHandshake::new(vec![Scheme::Vnc], Some(b"password".to_vec()));
     let challenge = *b"0123456789abcdef";
-    let (steps, end) = run(hs, &[
-        (Side::Server, V38),
-        (Side::Tenant, V38),
-        (Side::Server, &[1, 2]),
-        (Side::Tenant, &[1]),
-        (Side::Server, &challenge),
-        (Side::Server, &[0, 0, 0, 0]),
-    ]);
+    let (steps, end) = run(
+        hs,
+        &[
+            (Side::Server, V38),
+            (Side::Tenant, V38),
+            (Side::Server, &[1, 2]),
+            (Side::Tenant, &[1]),
+            (Side::Server, &challenge),
+            (Side::Server, &[0, 0, 0, 0]),
+        ],
+    );
     assert_eq!(end, Ok(true));
     assert!(steps.contains(&to(Side::Server, &vnc_auth_response(b"password", &challenge))));
 }
@@ -184,14 +187,17 @@ fn wrong_password_gives_the_browser_a_reason() {
     let mut fail_result = vec![0, 0, 0, 1];
     fail_result.extend_from_slice(&21u32.to_be_bytes());
     fail_result.extend_from_slice(b"Authentication failed");
-    let (_, end) = run(hs, &[
-        (Side::Server, V38),
-        (Side::Tenant, V38),
-        (Side::Server, &[1, 2]),
-        (Side::Tenant, &[1]),
-        (Side::Server, &[9; 16]),
-        (Side::Server, &fail_result),
-    ]);
+    let (_, end) = run(
+        hs,
+        &[
+            (Side::Server, V38),
+            (Side::Tenant, V38),
+            (Side::Server, &[1, 2]),
+            (Side::Tenant, &[1]),
+            (Side::Server, &[9; 16]),
+            (Side::Server, &fail_result),
+        ],
+    );
     let f = end.unwrap_err();
     assert!(f.log.contains("Authentication failed"));
     let t = f.to_tenant.unwrap();
@@ -205,15 +211,18 @@ fn vencrypt_until_subtypes(hs: ProxyHandshake, subtypes: &[u32]) -> (Vec<Step>, 
         list.extend_from_slice(&t.to_be_bytes());
     }
     let list: &'static [u8] = Box::leak(list.into_boxed_slice());
-    run(hs, &[
-        (Side::Server, V38),
-        (Side::Tenant, V38),
-        (Side::Server, &[1, 19]),
-        (Side::Tenant, &[1]),
-        (Side::Server, &[0, 2]),
-        (Side::Server, &[0]),
-        (Side::Server, list),
-    ])
+    run(
+        hs,
+        &[
+            (Side::Server, V38),
+            (Side::Tenant, V38),
+            (Side::Server, &[1, 19]),
+            (Side::Tenant, &[1]),
+            (Side::Server, &[0, 2]),
+            (Side::Server, &[0]),
+            (Side::Server, list),
+        ],
+    )
 }
 
 #[test]
@@ -262,10 +271,21 @@ fn vencrypt_x509vnc_needs_the_password() {
 fn vencrypt_refusals() {
     let hs = || ProxyHandshake::new(vec![Scheme::VeNCrypt], None);
     // Version 0.1.
-    let (_, end) = run(hs(), &[(Side::Server, V38), (Side::Tenant, V38), (Side::Server, &[1, 19]), (Side::Tenant, &[1]), (Side::Server, &[0, 1])]);
+    let (_, end) =
+        run(hs(), &[(Side::Server, V38), (Side::Tenant, V38), (Side::Server, &[1, 19]), (Side::Tenant, &[1]), (Side::Server, &[0, 1])]);
     assert!(end.unwrap_err().log.contains("0.2 is required"));
     // A nonzero "cannot use that version" byte.
-    let (_, end) = run(hs(), &[(Side::Server, V38), (Side::Tenant, V38), (Side::Server, &[1, 19]), (Side::Tenant, &[1]), (Side::Server, &[0, 2]), (Side::Server, &[1])]);
+    let (_, end) = run(
+        hs(),
+        &[
+            (Side::Server, V38),
+            (Side::Tenant, V38),
+            (Side::Server, &[1, 19]),
+            (Side::Tenant, &[1]),
+            (Side::Server, &[0, 2]),
+            (Side::Server, &[1]),
+        ],
+    );
     assert!(end.unwrap_err().log.contains("refused VeNCrypt version"));
     // Only anonymous TLS.
     let (_, end) = vencrypt_until_subtypes(hs(), &[257, 258]);
@@ -273,19 +293,37 @@ fn vencrypt_refusals() {
     assert!(f.log.contains("anonymous TLS"), "{}", f.log);
     assert!(f.log.contains("TLSNone"), "{}", f.log);
     // Subtype not accepted.
-    let (_, end) = run(hs(), &[
-        (Side::Server, V38), (Side::Tenant, V38), (Side::Server, &[1, 19]), (Side::Tenant, &[1]),
-        (Side::Server, &[0, 2]), (Side::Server, &[0]), (Side::Server, &[1, 0, 0, 1, 4]), (Side::Server, &[0]),
-    ]);
+    let (_, end) = run(
+        hs(),
+        &[
+            (Side::Server, V38),
+            (Side::Tenant, V38),
+            (Side::Server, &[1, 19]),
+            (Side::Tenant, &[1]),
+            (Side::Server, &[0, 2]),
+            (Side::Server, &[0]),
+            (Side::Server, &[1, 0, 0, 1, 4]),
+            (Side::Server, &[0]),
+        ],
+    );
     assert!(end.unwrap_err().log.contains("did not accept"));
 }
 
 #[test]
 fn early_tenant_bytes_are_left_for_the_relay() {
     let hs = none_only();
-    let (hs, _) = match hs.handle(V38).unwrap() { Outcome::Progress { next, steps, .. } => (next, steps), o => panic!("{o:?}") };
-    let hs = match hs.handle(V38).unwrap() { Outcome::Progress { next, .. } => next, o => panic!("{o:?}") };
-    let hs = match hs.handle(&[1, 1]).unwrap() { Outcome::Progress { next, .. } => next, o => panic!("{o:?}") };
+    let (hs, _) = match hs.handle(V38).unwrap() {
+        Outcome::Progress { next, steps, .. } => (next, steps),
+        o => panic!("{o:?}"),
+    };
+    let hs = match hs.handle(V38).unwrap() {
+        Outcome::Progress { next, .. } => next,
+        o => panic!("{o:?}"),
+    };
+    let hs = match hs.handle(&[1, 1]).unwrap() {
+        Outcome::Progress { next, .. } => next,
+        o => panic!("{o:?}"),
+    };
     // The choice and ClientInit arrive together: only the choice is consumed.
     match hs.handle(&[1, 1]).unwrap() {
         Outcome::Progress { consumed, .. } => assert_eq!(consumed, 1),

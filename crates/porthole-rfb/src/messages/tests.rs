@@ -48,15 +48,9 @@ fn known_bytes() {
 
 #[test]
 fn unknown_type_and_oversized_fields_are_invalid() {
-    assert_eq!(
-        ClientMessage::read(&mut Reader::new(&[99])),
-        Err(Error::InvalidMessage(InvalidMessage::UnknownMessageType(99)))
-    );
+    assert_eq!(ClientMessage::read(&mut Reader::new(&[99])), Err(Error::InvalidMessage(InvalidMessage::UnknownMessageType(99))));
     let huge_cut = [6, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
-    assert!(matches!(
-        ClientMessage::read(&mut Reader::new(&huge_cut)),
-        Err(Error::InvalidMessage(InvalidMessage::MessageTooLarge { .. }))
-    ));
+    assert!(matches!(ClientMessage::read(&mut Reader::new(&huge_cut)), Err(Error::InvalidMessage(InvalidMessage::MessageTooLarge { .. }))));
     let many_encodings = [2, 0, 0xff, 0xff];
     assert!(matches!(
         ClientMessage::read(&mut Reader::new(&many_encodings)),
@@ -99,8 +93,16 @@ fn pixels_in_several_formats() {
     PixelFormat::rgbx8888().put_pixel(&mut out, (1, 2, 3));
     assert_eq!(out, [1, 2, 3, 0]);
     let rgb565 = PixelFormat {
-        bits_per_pixel: 16, depth: 16, big_endian: true, true_colour: true,
-        red_max: 31, green_max: 63, blue_max: 31, red_shift: 11, green_shift: 5, blue_shift: 0,
+        bits_per_pixel: 16,
+        depth: 16,
+        big_endian: true,
+        true_colour: true,
+        red_max: 31,
+        green_max: 63,
+        blue_max: 31,
+        red_shift: 11,
+        green_shift: 5,
+        blue_shift: 0,
     };
     out.clear();
     rgb565.put_pixel(&mut out, (255, 0, 255));
@@ -120,8 +122,5 @@ fn server_message_encoders() {
     encode_security_result(&mut out, Some("no"));
     encode_update_header(&mut out, 1);
     encode_raw_rect_header(&mut out, 1, 2, 3, 4);
-    assert_eq!(
-        out,
-        [2, 1, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, b'n', b'o', 0, 0, 0, 1, 0, 1, 0, 2, 0, 3, 0, 4, 0, 0, 0, 0]
-    );
+    assert_eq!(out, [2, 1, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, b'n', b'o', 0, 0, 0, 1, 0, 1, 0, 2, 0, 3, 0, 4, 0, 0, 0, 0]);
 }

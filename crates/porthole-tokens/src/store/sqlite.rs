@@ -101,18 +101,13 @@ impl TokenStore for SqliteStore {
     }
 
     async fn revoke_instance(&self, instance: Uuid) -> Result<u64> {
-        let res = sqlx::query("DELETE FROM console_auth_tokens WHERE instance_uuid = ?")
-            .bind(instance.to_string())
-            .execute(&self.pool)
-            .await?;
+        let res =
+            sqlx::query("DELETE FROM console_auth_tokens WHERE instance_uuid = ?").bind(instance.to_string()).execute(&self.pool).await?;
         Ok(res.rows_affected())
     }
 
     async fn purge_expired(&self, now: i64) -> Result<u64> {
-        let res = sqlx::query("DELETE FROM console_auth_tokens WHERE expires <= ?")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        let res = sqlx::query("DELETE FROM console_auth_tokens WHERE expires <= ?").bind(now).execute(&self.pool).await?;
         Ok(res.rows_affected())
     }
 }

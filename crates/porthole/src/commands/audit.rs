@@ -45,7 +45,11 @@ pub async fn run(config: &Config, json: bool, fix: Option<Fix>) -> ExitCode {
     } else {
         print_table(&findings);
     }
-    if findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn print_table(findings: &[Finding]) {

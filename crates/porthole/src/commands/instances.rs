@@ -60,8 +60,7 @@ pub async fn list(compute: &Compute, json: bool) -> anyhow::Result<ExitCode> {
     let survey = compute.survey().await;
     let rows: Vec<Row<'_>> = survey.instances.iter().map(row).collect();
     if json {
-        let unreachable: Vec<_> =
-            survey.unreachable.iter().map(|(n, e)| serde_json::json!({"node": n, "error": e})).collect();
+        let unreachable: Vec<_> = survey.unreachable.iter().map(|(n, e)| serde_json::json!({"node": n, "error": e})).collect();
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"instances": rows, "unreachable": unreachable}))?);
     } else {
         println!("{:<36}  {:<20}  {:<10}  {:<11}  {:<22}  EXPOSED", "UUID", "NAME", "NODE", "STATE", "VNC");

@@ -49,9 +49,8 @@ fn load(arg: &ConfigArg) -> anyhow::Result<Config> {
 
 /// The libvirt nodes and static targets of the configuration.
 fn compute(config: &Config) -> Compute {
-    let mut targets = StaticTargets::new(config.targets.iter().map(|t| {
-        (t.name.clone(), t.uuid, Endpoint { host: t.host.clone(), port: t.port })
-    }));
+    let mut targets =
+        StaticTargets::new(config.targets.iter().map(|t| (t.name.clone(), t.uuid, Endpoint { host: t.host.clone(), port: t.port })));
     for t in &config.targets {
         if let Some(pw) = &t.password {
             targets.set_password(&t.name, pw.clone());
@@ -61,9 +60,7 @@ fn compute(config: &Config) -> Compute {
 }
 
 async fn open_auth(config: &Config) -> anyhow::Result<ConsoleAuth> {
-    let store = open_store(&config.consoleauth.store)
-        .await
-        .context("[consoleauth] store")?;
+    let store = open_store(&config.consoleauth.store).await.context("[consoleauth] store")?;
     Ok(ConsoleAuth::new(store, Clock::System))
 }
 
@@ -131,7 +128,11 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     tokio::spawn(auth.clone().run_purger(DEFAULT_PURGE_INTERVAL));
     info!(listen = %bound, nodes = config.nodes.len(), targets = config.targets.len(), "porthole is serving consoles");
     if let Some(d) = &demo_server {
-        let target = ConsoleTarget { instance_uuid: porthole_gateway::inventory::target_uuid("demo"), host: "127.0.0.1".into(), port: d.local_addr().port() };
+        let target = ConsoleTarget {
+            instance_uuid: porthole_gateway::inventory::target_uuid("demo"),
+            host: "127.0.0.1".into(),
+            port: d.local_addr().port(),
+        };
         let minted = auth.authorize(&target, &base, Duration::from_secs(config.consoleauth.token_ttl)).await?;
         eprintln!("Demo console (valid for {} s), open in a browser:", config.consoleauth.token_ttl);
         println!("{}", minted.url);
@@ -142,7 +143,10 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
 }
 
 /// Revokes tokens and closes sessions of domains that stopped, crashed or were undefined.
-async fn end_consoles_of_gone_domains(state: AppState, mut gone: tokio::sync::mpsc::UnboundedReceiver<porthole_compute::events::DomainGone>) {
+async fn end_consoles_of_gone_domains(
+    state: AppState,
+    mut gone: tokio::sync::mpsc::UnboundedReceiver<porthole_compute::events::DomainGone>,
+) {
     while let Some(g) = gone.recv().await {
         match state.end_consoles(g.uuid, "Instance stopped").await {
             Ok((revoked, closed)) => {
@@ -171,11 +175,8 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
         }
         None => None,
     };
-    let security = porthole_gateway::security::SecuritySettings {
-        schemes: v.schemes(),
-        tls,
-        timeout: Duration::from_secs(p.handshake_timeout),
-    };
+    let security =
+        porthole_gateway::security::SecuritySettings { schemes: v.schemes(), tls, timeout: Duration::from_secs(p.handshake_timeout) };
     Ok(Settings {
         allowed_origins: p.allowed_origins.clone(),
         web_dir,

@@ -70,7 +70,9 @@ fn every_problem_is_reported_one_per_line() {
     )
     .unwrap_err();
     let msg = format!("{e:#}");
-    for needle in ["listen", "allowed_origins", "novncproxy_base_url", "kerberos", "token_ttl", "store", "host must", "port must", "same name"] {
+    for needle in
+        ["listen", "allowed_origins", "novncproxy_base_url", "kerberos", "token_ttl", "store", "host must", "port must", "same name"]
+    {
         assert!(msg.contains(needle), "missing {needle}: {msg}");
     }
     assert!(msg.starts_with("9 problem(s)"), "{msg}");

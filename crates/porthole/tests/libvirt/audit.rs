@@ -9,7 +9,8 @@ fn findings_for(cfg: &Config, name: &str) -> (i32, Vec<serde_json::Value>) {
     let out = cfg.run(&["audit", "--json"]);
     let code = out.status.code().unwrap_or(-1);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
-    let mine = doc["findings"].as_array().unwrap().iter().filter(|f| f["instance"].as_str().unwrap_or("").contains(name)).cloned().collect();
+    let mine =
+        doc["findings"].as_array().unwrap().iter().filter(|f| f["instance"].as_str().unwrap_or("").contains(name)).cloned().collect();
     (code, mine)
 }
 

@@ -134,13 +134,8 @@ impl Config {
 
     /// `porthole serve`, killed on drop.
     pub fn serve(&self) -> Server {
-        let child = Command::new(PORTHOLE)
-            .args(["serve", "-c"])
-            .arg(&self.path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+        let child =
+            Command::new(PORTHOLE).args(["serve", "-c"]).arg(&self.path).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().unwrap();
         let server = Server { child, port: self.port };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {

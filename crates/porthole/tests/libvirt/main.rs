@@ -19,10 +19,7 @@ async fn same_screen_through_porthole_and_direct(ws_url: &str, port: u16) -> Vec
     let mut proxied = console(ws_url).await;
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let mut direct = RfbClient::handshake(tcp).await.unwrap();
-    assert_eq!(
-        (proxied.server_init.width, proxied.server_init.height),
-        (direct.server_init.width, direct.server_init.height)
-    );
+    assert_eq!((proxied.server_init.width, proxied.server_init.height), (direct.server_init.width, direct.server_init.height));
     let mut last = (Vec::new(), Vec::new());
     for _ in 0..20 {
         let (a, b) = tokio::join!(framebuffer(&mut proxied), framebuffer(&mut direct));
@@ -156,7 +153,8 @@ async fn graphics_fd_node_opens_password_and_socket_only_domains() {
     let locked = Domain::start("passwd", "<graphics type='vnc' autoport='yes' listen='127.0.0.1' passwd='s3cretpw'/>");
     let sock_dir = tempfile::tempdir().unwrap();
     let sock = sock_dir.path().join("vnc.sock");
-    let socket_only = Domain::start("sock", &format!("<graphics type='vnc'><listen type='socket' socket='{}'/></graphics>", sock.display()));
+    let socket_only =
+        Domain::start("sock", &format!("<graphics type='vnc'><listen type='socket' socket='{}'/></graphics>", sock.display()));
     // The TCP port of the locked domain wants VNC authentication (type 2), not None.
     let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", locked.vnc_port())).await.unwrap();
     let mut greeting = [0u8; 12];

@@ -103,10 +103,7 @@ async fn qemu_x509_vnc_with_a_client_certificate() {
     let pki = tempfile::tempdir().unwrap();
     make_pki(pki.path(), "peer");
     let q = qemu(
-        &[
-            "secret,id=s0,data=x509pw".into(),
-            format!("tls-creds-x509,id=t0,dir={},endpoint=server,verify-peer=on", pki.path().display()),
-        ],
+        &["secret,id=s0,data=x509pw".into(), format!("tls-creds-x509,id=t0,dir={},endpoint=server,verify-peer=on", pki.path().display())],
         ",tls-creds=t0,password-secret=s0",
     );
     assert_screen(&config(q.port, Some("x509pw"), &tls_vnc("[\"vencrypt\"]", pki.path(), true))).await;

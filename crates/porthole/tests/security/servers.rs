@@ -98,13 +98,64 @@ fn openssl(dir: &Path, args: &[&str]) {
 /// A CA, a server certificate (for QEMU's tls-creds-x509 dir layout) and a client certificate.
 /// `name` makes a second, unrelated CA distinguishable.
 pub fn make_pki(dir: &Path, name: &str) {
-    let ext = |usage: &str| format!("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage={usage}\nsubjectAltName=DNS:vnc.{name}.test\n");
+    let ext = |usage: &str| {
+        format!("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage={usage}\nsubjectAltName=DNS:vnc.{name}.test\n")
+    };
     std::fs::write(dir.join("server.ext"), ext("serverAuth")).unwrap();
     std::fs::write(dir.join("client.ext"), ext("clientAuth")).unwrap();
-    openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca-cert.pem", "-days", "2", "-subj", &format!("/CN={name} test CA")]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca-key.pem",
+            "-out",
+            "ca-cert.pem",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name} test CA"),
+        ],
+    );
     for who in ["server", "client"] {
-        openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &format!("{who}-key.pem"), "-out", &format!("{who}.csr"), "-subj", &format!("/CN={who}.{name}.test")]);
-        openssl(dir, &["x509", "-req", "-in", &format!("{who}.csr"), "-CA", "ca-cert.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
-            "-out", &format!("{who}-cert.pem"), "-days", "2", "-extfile", &format!("{who}.ext")]);
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{who}-key.pem"),
+                "-out",
+                &format!("{who}.csr"),
+                "-subj",
+                &format!("/CN={who}.{name}.test"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{who}.csr"),
+                "-CA",
+                "ca-cert.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-CAcreateserial",
+                "-out",
+                &format!("{who}-cert.pem"),
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{who}.ext"),
+            ],
+        );
     }
 }
