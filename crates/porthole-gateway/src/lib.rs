@@ -1,42 +1,59 @@
-//! The proxy role of Porthole: console pages, the WebSocket endpoint with its token, endpoint and
-//! Origin checks, and the relay to VNC servers.
+//! The proxy role of Porthole: console pages, the Nova-compatible API, and console sessions from a
+//! browser's WebSocket to a VM's VNC server.
+//!
+//! # A session, from accept to close
+//! 1. `edge` accepts the TCP connection and serves HTTP/1 on it with hyper. A request with
+//!    `Upgrade: websocket`, on any path, is a console connection; RFC 6455 checks come first
+//!    (`porthole-ws`).
+//! 2. `admission` decides, cheapest first: headers (one Host, an Origin of ours), throttling of
+//!    failed tokens, a session slot (`max_sessions`), then the token (store), the Origin's scheme,
+//!    the endpoint (libvirt, CVE-2013-0335), and registration in [`live`] — refused if the
+//!    instance was revoked meanwhile. A refusal is an HTTP status, logged as a refusal.
+//! 3. `edge` answers `101` and, once hyper hands over the connection, starts the `session`.
+//! 4. `upstream` connects to the VNC server (TCP, or a socket from libvirt) and, with the
+//!    security proxy on, authenticates to it on the browser's behalf (VNC password, VeNCrypt).
+//! 5. `relay` moves bytes both ways with backpressure, in one poll loop that never waits on one
+//!    peer while the other or a policy needs it; its clock watches idleness, stalled peers and a
+//!    silent VNC server.
+//! 6. `session` races every phase against the policies (reset, VM stopped, expiry, kill,
+//!    shutdown), tells a stopped VM from a VNC server that went away, and turns the typed ending
+//!    (`session::end::SessionEnd`: which side, how) into a close code and a log line, in one
+//!    place. The close is bounded in time; then the sockets are dropped and the slot returned.
 //!
 //! # Layout
-//! - [`app`]: `router(state)` and `serve`, the HTTP edge.
-//! - [`api`]: the Nova-compatible REST API under `/v2.1`.
-//! - [`state`]: [`AppState`] and the proxy [`Settings`].
-//! - [`pages`]: the console page and noVNC assets.
-//! - [`console`]: minting a console for an instance.
-//! - [`ws`]: the WebSocket endpoint (checks before the upgrade, then a session), its opening
-//!   handshake, framing and connection.
-//! - [`token_source`]: the token from the query or the `token` cookie.
-//! - [`origin`]: the Origin check.
-//! - [`inventory`]: instances and their VNC endpoints (re-exported from `porthole-compute`).
-//! - [`sessions`]: live sessions by instance.
-//! - [`upstream`]: connecting to VNC servers.
-//! - [`relay`]: the WebSocket ⇄ TCP pump.
-//! - [`security`]: the RFB security proxy (VNC password, VeNCrypt over rustls).
-//! - [`demo`]: the built-in demo VNC server.
+//! - `edge`: listener, router, pages, the upgrade, `/console/check`, shutdown drain.
+//! - `admission`: the checks before the upgrade (`admission::origin` among them).
+//! - `upstream`: the VNC server's connection and the RFB security proxy.
+//! - `relay`: the byte pump.
+//! - `session`: a session's lifecycle and how it ended.
+//! - [`live`]: live sessions, revocation, ending them.
+//! - `api`: the Nova-compatible REST API under `/v2.1`.
+//! - [`mint`]: minting a console for an instance (API and CLI).
+//! - [`state`], [`settings`]: what handlers share, and the tunables.
+//!
+//! Dependencies point one way: edge → admission → live; edge → session → upstream, relay → live;
+//! api → mint, live; everything reads state and settings.
 
 #![warn(missing_docs)]
 
-pub mod api;
-pub mod app;
-pub mod console;
+mod admission;
+mod api;
 pub mod demo;
+mod edge;
+pub mod live;
+pub mod mint;
+mod relay;
+mod session;
+pub mod settings;
+pub mod state;
+mod upstream;
+
 /// Instances and their VNC endpoints.
 pub mod inventory {
     pub use porthole_compute::inventory::*;
 }
-pub mod origin;
-pub mod pages;
-pub mod relay;
-pub mod security;
-pub mod sessions;
-pub mod state;
-pub mod token_source;
-pub mod upstream;
-pub mod ws;
 
-pub use app::{router, serve};
-pub use state::{AppState, Settings};
+pub use edge::{loggable_path, router, serve};
+pub use settings::{ApiKey, Role, Settings};
+pub use state::AppState;
+pub use upstream::security::{tls_config, TlsSettings};

@@ -7,9 +7,9 @@ mod common;
 
 use async_trait::async_trait;
 use common::{api, start_with};
-use porthole_gateway::api::auth::{ApiKey, Role};
 use porthole_gateway::inventory::{Endpoint, Instance, Inventory, StaticTargets, Survey};
 use porthole_gateway::Settings;
+use porthole_gateway::{ApiKey, Role};
 use porthole_testkit::{ws_connect, FakeVncServer, RfbClient, WsIo};
 use std::sync::Arc;
 use uuid::Uuid;

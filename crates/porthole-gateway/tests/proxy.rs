@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{http_raw, start};
+use common::{http_raw, start, wait_for};
 use futures_util::{SinkExt as _, StreamExt as _};
-use porthole_gateway::sessions::PolicyClose;
+use porthole_gateway::live::Policy;
 use porthole_gateway::Settings;
 use porthole_testkit::FakeVncServer;
 use porthole_tokens::{ConnectInfo, Token, TokenStore as _};
@@ -75,7 +75,7 @@ async fn bytes_flow_both_ways_through_the_relay() {
     assert_eq!(got, payload);
     let tx = writer.await.unwrap();
     drop(tx.reunite(rx).unwrap().close(None).await);
-    wait_for(|| gw.state.sessions.count() == 0).await;
+    wait_for(|| gw.live() == 0).await;
 }
 
 #[tokio::test]
@@ -152,7 +152,7 @@ async fn target_refusing_the_connection_closes_with_1011() {
     assert_eq!(status, 101);
     let (close, _) = read_until_close(&mut ws).await;
     assert_eq!(close.map(|c| c.0), Some(1011));
-    wait_for(|| gw.state.sessions.count() == 0).await;
+    wait_for(|| gw.live() == 0).await;
 }
 
 #[tokio::test]
@@ -163,8 +163,8 @@ async fn target_closing_mid_session_closes_with_1000() {
     let (mut ws, _, _) = connect(&gw.ws_url(m.token.expose()), &[]).await.unwrap();
     let (close, data) = read_until_close(&mut ws).await;
     assert_eq!(data, b"RFB 003.008\n");
-    assert_eq!(close, Some((1000, "Target closed".to_owned())));
-    wait_for(|| gw.state.sessions.count() == 0).await;
+    assert_eq!(close, Some((1000, "VNC server closed the connection".to_owned())));
+    wait_for(|| gw.live() == 0).await;
 }
 
 #[tokio::test]
@@ -175,10 +175,10 @@ async fn revoking_an_instance_closes_its_live_sessions_with_1008() {
     let (mut ws, _, _) = connect(&gw.ws_url(m.token.expose()), &[]).await.unwrap();
     ws.send(Message::binary(b"ping".to_vec())).await.unwrap();
     assert_eq!(ws.next().await.unwrap().unwrap(), Message::binary(b"ping".to_vec()));
-    let n = gw.state.sessions.close_instance(gw.instance("echo"), PolicyClose { reason: "Console revoked" });
+    let n = gw.state.live.end_instance(gw.instance("echo"), Policy::Reset);
     assert_eq!(n, 1);
     let (close, _) = read_until_close(&mut ws).await;
-    assert_eq!(close, Some((1008, "Console revoked".to_owned())));
+    assert_eq!(close, Some((1008, "Console reset by an administrator".to_owned())));
     wait_for(|| echo.live_connections() == 0).await;
 }
 
@@ -192,7 +192,7 @@ async fn browser_closing_closes_the_target_connection() {
     let _ = ws.next().await;
     assert_eq!(echo.live_connections(), 1);
     ws.close(None).await.unwrap();
-    wait_for(|| echo.live_connections() == 0 && gw.state.sessions.count() == 0).await;
+    wait_for(|| echo.live_connections() == 0 && gw.live() == 0).await;
 }
 
 #[tokio::test]
@@ -232,14 +232,4 @@ async fn healthz_answers() {
     let (code, text) = http_raw(gw.addr, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     assert_eq!(code, 200);
     assert!(text.ends_with("ok\n"));
-}
-
-async fn wait_for(cond: impl Fn() -> bool) {
-    for _ in 0..200 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("condition not reached within 5 s");
 }

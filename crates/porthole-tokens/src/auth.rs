@@ -71,6 +71,14 @@ impl ConsoleAuth {
         self.store.validate(&token.hash(), self.clock.now()).await
     }
 
+    /// What a presented token is: valid (with its connect info), expired, revoked or unknown.
+    pub async fn lookup(&self, token: &Token) -> Result<crate::store::Lookup> {
+        Ok(match self.validate(token).await? {
+            Some(info) => crate::store::Lookup::Valid(info),
+            None => crate::store::Lookup::Unknown,
+        })
+    }
+
     /// Revokes every token of an instance.
     pub async fn revoke_instance(&self, instance: Uuid) -> Result<u64> {
         self.store.revoke_instance(instance).await

@@ -2,6 +2,7 @@
 //! `validate()` that reports every problem, one line each.
 
 use anyhow::Context as _;
+use porthole_gateway::settings;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -109,7 +110,15 @@ pub struct Proxy {
     pub handshake_timeout: u64,
     /// Seconds without traffic before a session is closed; 0 never.
     pub idle_timeout: u64,
+    /// Seconds a peer may accept none of the bytes waiting for it before its session ends.
+    pub stall_timeout: u64,
     pub max_sessions: usize,
+    /// Seconds live sessions may go on after SIGTERM before they are told "Going away"; 0 at once.
+    pub drain_timeout: u64,
+    /// Seconds a whole API request (body included) may take.
+    pub request_timeout: u64,
+    /// Who may frame the console page (CSP frame-ancestors sources).
+    pub frame_ancestors: Vec<String>,
 }
 
 impl Default for Proxy {
@@ -119,10 +128,14 @@ impl Default for Proxy {
             allowed_origins: Vec::new(),
             web_root: None,
             web_dir: None,
-            connect_timeout: porthole_gateway::upstream::DEFAULT_CONNECT_TIMEOUT.as_secs(),
-            handshake_timeout: porthole_gateway::security::DEFAULT_HANDSHAKE_TIMEOUT.as_secs(),
+            connect_timeout: settings::DEFAULT_CONNECT_TIMEOUT.as_secs(),
+            handshake_timeout: settings::DEFAULT_HANDSHAKE_TIMEOUT.as_secs(),
             idle_timeout: 0,
-            max_sessions: porthole_gateway::state::DEFAULT_MAX_SESSIONS,
+            stall_timeout: settings::DEFAULT_STALL_TIMEOUT.as_secs(),
+            max_sessions: settings::DEFAULT_MAX_SESSIONS,
+            drain_timeout: settings::DEFAULT_DRAIN_TIMEOUT.as_secs(),
+            request_timeout: settings::DEFAULT_REQUEST_TIMEOUT.as_secs(),
+            frame_ancestors: vec!["'self'".into()],
         }
     }
 }
@@ -319,8 +332,8 @@ impl Config {
     }
 
     /// The API keys, as the gateway takes them.
-    pub fn api_keys(&self) -> Vec<porthole_gateway::api::auth::ApiKey> {
-        use porthole_gateway::api::auth::{ApiKey, Role};
+    pub fn api_keys(&self) -> Vec<porthole_gateway::ApiKey> {
+        use porthole_gateway::{ApiKey, Role};
         self.api
             .keys
             .iter()

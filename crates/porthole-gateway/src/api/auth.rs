@@ -1,41 +1,16 @@
 //! API keys: `X-Auth-Token` against `[[api.keys]]`, compared in constant time, never logged.
 
 use super::error::ApiError;
+use crate::settings::{ApiKey, Role};
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use subtle::ConstantTimeEq as _;
 
-/// What a key may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// Everything, including `os-console-auth-tokens`.
-    Admin,
-    /// Servers and consoles.
-    Member,
-}
-
-/// One `[[api.keys]]` entry. `Debug` leaves the secret out.
-#[derive(Clone)]
-pub struct ApiKey {
-    /// Who holds it (for the log).
-    pub name: String,
-    /// Sent by clients as `X-Auth-Token`.
-    pub secret: String,
-    /// Its role.
-    pub role: Role,
-}
-
-impl std::fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiKey").field("name", &self.name).field("role", &self.role).finish_non_exhaustive()
-    }
-}
-
 /// The authenticated caller, put into request extensions.
 #[derive(Clone, Debug)]
-pub struct Caller {
+pub(crate) struct Caller {
     /// The key's name.
     pub name: String,
     /// The key's role.
@@ -44,7 +19,7 @@ pub struct Caller {
 
 impl Caller {
     /// Fails with 403 unless the caller is an admin.
-    pub fn require_admin(&self, what: &str) -> Result<(), ApiError> {
+    pub(crate) fn require_admin(&self, what: &str) -> Result<(), ApiError> {
         match self.role {
             Role::Admin => Ok(()),
             Role::Member => Err(ApiError::Forbidden(format!("Policy doesn't allow {what} to be performed."))),
@@ -53,7 +28,7 @@ impl Caller {
 }
 
 /// Finds the key whose secret equals `presented`, looking at every key in constant time each.
-pub fn find_key<'a>(keys: &'a [ApiKey], presented: &[u8]) -> Option<&'a ApiKey> {
+pub(crate) fn find_key<'a>(keys: &'a [ApiKey], presented: &[u8]) -> Option<&'a ApiKey> {
     let mut found = None;
     for k in keys {
         if bool::from(k.secret.as_bytes().ct_eq(presented)) && found.is_none() {
@@ -73,7 +48,7 @@ pub(crate) async fn require_key(State(state): State<AppState>, mut req: Request,
             next.run(req).await
         }
         None => {
-            tracing::info!(path = %crate::app::loggable_path(req.uri().path()), "API request refused: no valid X-Auth-Token");
+            tracing::info!(path = %crate::edge::loggable_path(req.uri().path()), "API request refused: no valid X-Auth-Token");
             ApiError::Unauthorized.into_response()
         }
     }

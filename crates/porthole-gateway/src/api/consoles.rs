@@ -4,7 +4,7 @@
 use super::auth::Caller;
 use super::error::{ApiError, BadRequestBody, ConflictBody, ForbiddenBody, NotFoundBody, UnauthorizedBody, UnavailableBody};
 use super::servers::by_id;
-use crate::console::{mint_console, ConsoleError};
+use crate::mint::{mint_console, ConsoleError};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -20,7 +20,7 @@ const TYPES: [&str; 7] = ["novnc", "xvpvnc", "spice-html5", "spice-direct", "ser
 /// What console to create.
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RemoteConsoleSpec {
+pub(crate) struct RemoteConsoleSpec {
     /// `vnc` (spice, serial, rdp and mks are refused with 400).
     #[schema(example = "vnc")]
     pub protocol: String,
@@ -33,14 +33,14 @@ pub struct RemoteConsoleSpec {
 /// `{"remote_console": {"protocol": "vnc", "type": "novnc"}}`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RemoteConsoleRequest {
+pub(crate) struct RemoteConsoleRequest {
     /// The console wanted.
     pub remote_console: RemoteConsoleSpec,
 }
 
 /// A console and its URL.
 #[derive(Serialize, ToSchema)]
-pub struct RemoteConsole {
+pub(crate) struct RemoteConsole {
     /// `vnc`.
     pub protocol: String,
     /// `novnc`.
@@ -52,14 +52,14 @@ pub struct RemoteConsole {
 
 /// `{"remote_console": {...}}`.
 #[derive(Serialize, ToSchema)]
-pub struct RemoteConsoleDoc {
+pub(crate) struct RemoteConsoleDoc {
     /// The console.
     pub remote_console: RemoteConsole,
 }
 
 /// The legacy action's console.
 #[derive(Serialize, ToSchema)]
-pub struct LegacyConsole {
+pub(crate) struct LegacyConsole {
     /// `novnc`.
     #[serde(rename = "type")]
     pub kind: String,
@@ -69,14 +69,14 @@ pub struct LegacyConsole {
 
 /// `{"console": {"type": "novnc", "url": …}}`.
 #[derive(Serialize, ToSchema)]
-pub struct LegacyConsoleDoc {
+pub(crate) struct LegacyConsoleDoc {
     /// The console.
     pub console: LegacyConsole,
 }
 
 /// What a token opens (admin only).
 #[derive(Serialize, ToSchema)]
-pub struct ConsoleConnectInfo {
+pub(crate) struct ConsoleConnectInfo {
     /// The instance.
     pub instance_uuid: String,
     /// Where the proxy connects.
@@ -89,7 +89,7 @@ pub struct ConsoleConnectInfo {
 
 /// `{"console": {...}}`.
 #[derive(Serialize, ToSchema)]
-pub struct ConsoleConnectInfoDoc {
+pub(crate) struct ConsoleConnectInfoDoc {
     /// The connect info.
     pub console: ConsoleConnectInfo,
 }
@@ -98,7 +98,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("Invalid input for the request body: {e}")))
 }
 
-async fn novnc_url(state: &AppState, id: &str) -> Result<String, ApiError> {
+async fn novnc_url(state: &AppState, caller: &Caller, id: &str) -> Result<String, ApiError> {
     let instance = by_id(state, id).await?;
     let s = &state.settings;
     let minted = mint_console(state.inventory.as_ref(), &state.auth, &instance.uuid.to_string(), &s.console_base_url, s.token_ttl)
@@ -108,7 +108,7 @@ async fn novnc_url(state: &AppState, id: &str) -> Result<String, ApiError> {
             ConsoleError::Store(s) => ApiError::Internal(s.to_string()),
             other => ApiError::Conflict(format!("{other}.")),
         })?;
-    tracing::info!(instance = %instance.uuid, "console URL minted through the API");
+    tracing::info!(instance = %instance.uuid, key = %caller.name, "console URL minted through the API");
     Ok(minted.1.url)
 }
 
@@ -117,7 +117,12 @@ async fn novnc_url(state: &AppState, id: &str) -> Result<String, ApiError> {
     request_body = RemoteConsoleRequest, responses(
         (status = 200, body = RemoteConsoleDoc), (status = 400, body = BadRequestBody), (status = 401, body = UnauthorizedBody),
         (status = 404, body = NotFoundBody), (status = 409, body = ConflictBody), (status = 503, body = UnavailableBody)))]
-pub(crate) async fn create(State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> Result<Json<RemoteConsoleDoc>, ApiError> {
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<RemoteConsoleDoc>, ApiError> {
     let req: RemoteConsoleRequest = parse_json(&body)?;
     let RemoteConsoleSpec { protocol, kind } = req.remote_console;
     if !PROTOCOLS.contains(&protocol.as_str()) || !TYPES.contains(&kind.as_str()) {
@@ -128,7 +133,7 @@ pub(crate) async fn create(State(state): State<AppState>, Path(id): Path<String>
     if (protocol.as_str(), kind.as_str()) != ("vnc", "novnc") {
         return Err(ApiError::BadRequest(format!("Unavailable console type {kind}.")));
     }
-    let url = novnc_url(&state, &id).await?;
+    let url = novnc_url(&state, &caller, &id).await?;
     Ok(Json(RemoteConsoleDoc { remote_console: RemoteConsole { protocol, kind, url } }))
 }
 
@@ -137,7 +142,12 @@ pub(crate) async fn create(State(state): State<AppState>, Path(id): Path<String>
     request_body(content = Object, description = "{\"os-getVNCConsole\": {\"type\": \"novnc\"}}"), responses(
         (status = 200, body = LegacyConsoleDoc), (status = 400, body = BadRequestBody), (status = 401, body = UnauthorizedBody),
         (status = 404, body = NotFoundBody), (status = 409, body = ConflictBody), (status = 503, body = UnavailableBody)))]
-pub(crate) async fn action(State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> Result<Json<LegacyConsoleDoc>, ApiError> {
+pub(crate) async fn action(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<LegacyConsoleDoc>, ApiError> {
     let req: serde_json::Map<String, serde_json::Value> = parse_json(&body)?;
     let mut keys = req.keys();
     let (Some(name), None) = (keys.next(), keys.next()) else {
@@ -153,7 +163,7 @@ pub(crate) async fn action(State(state): State<AppState>, Path(id): Path<String>
         Some("xvpvnc") if valid_shape => return Err(ApiError::BadRequest("Invalid console type xvpvnc".into())),
         _ => return Err(ApiError::BadRequest("Invalid input: os-getVNCConsole needs {\"type\": \"novnc\"}.".into())),
     }
-    let url = novnc_url(&state, &id).await?;
+    let url = novnc_url(&state, &caller, &id).await?;
     Ok(Json(LegacyConsoleDoc { console: LegacyConsole { kind: "novnc".into(), url } }))
 }
 
@@ -164,7 +174,8 @@ pub(crate) async fn action(State(state): State<AppState>, Path(id): Path<String>
     (status = 404, body = NotFoundBody), (status = 503, body = UnavailableBody)))]
 pub(crate) async fn reset(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let instance = by_id(&state, &id).await?;
-    let (revoked, closed) = state.end_consoles(instance.uuid, "Console reset").await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (revoked, closed) =
+        state.end_consoles(instance.uuid, crate::live::Policy::Reset).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     tracing::info!(instance = %instance.uuid, revoked, closed, "consoles reset through the API");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 /// An API failure.
 #[derive(Debug)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// 400 `badRequest`.
     BadRequest(String),
     /// 401 (keystone's shape): no or a wrong `X-Auth-Token`.
@@ -30,7 +30,7 @@ pub enum ApiError {
 
 /// The body of an error: `{"<kind>": {"code": N, "message": "…"}}`.
 #[derive(Serialize, ToSchema)]
-pub struct Fault {
+pub(crate) struct Fault {
     /// The HTTP status again.
     pub code: u16,
     /// What went wrong, for a person.
@@ -63,7 +63,7 @@ impl IntoResponse for ApiError {
 
 /// A 400 body: `{"badRequest": {"code": 400, "message": "…"}}`.
 #[derive(Serialize, ToSchema)]
-pub struct BadRequestBody {
+pub(crate) struct BadRequestBody {
     /// The fault.
     #[serde(rename = "badRequest")]
     pub fault: Fault,
@@ -71,7 +71,7 @@ pub struct BadRequestBody {
 
 /// A 403 body: `{"forbidden": {"code": 403, "message": "…"}}`.
 #[derive(Serialize, ToSchema)]
-pub struct ForbiddenBody {
+pub(crate) struct ForbiddenBody {
     /// The fault.
     #[serde(rename = "forbidden")]
     pub fault: Fault,
@@ -79,7 +79,7 @@ pub struct ForbiddenBody {
 
 /// A 404 body: `{"itemNotFound": {"code": 404, "message": "…"}}`.
 #[derive(Serialize, ToSchema)]
-pub struct NotFoundBody {
+pub(crate) struct NotFoundBody {
     /// The fault.
     #[serde(rename = "itemNotFound")]
     pub fault: Fault,
@@ -87,7 +87,7 @@ pub struct NotFoundBody {
 
 /// A 409 body: `{"conflict": {"code": 409, "message": "…"}}`.
 #[derive(Serialize, ToSchema)]
-pub struct ConflictBody {
+pub(crate) struct ConflictBody {
     /// The fault.
     #[serde(rename = "conflict")]
     pub fault: Fault,
@@ -95,7 +95,7 @@ pub struct ConflictBody {
 
 /// A 503 body: `{"serviceUnavailable": {"code": 503, "message": "…"}}`.
 #[derive(Serialize, ToSchema)]
-pub struct UnavailableBody {
+pub(crate) struct UnavailableBody {
     /// The fault.
     #[serde(rename = "serviceUnavailable")]
     pub fault: Fault,
@@ -103,14 +103,14 @@ pub struct UnavailableBody {
 
 /// The 401 body, keystone's shape.
 #[derive(Serialize, ToSchema)]
-pub struct UnauthorizedBody {
+pub(crate) struct UnauthorizedBody {
     /// The error.
     pub error: UnauthorizedError,
 }
 
 /// Keystone's 401 error.
 #[derive(Serialize, ToSchema)]
-pub struct UnauthorizedError {
+pub(crate) struct UnauthorizedError {
     /// 401.
     pub code: u16,
     /// `Unauthorized`.

@@ -1,11 +1,11 @@
 //! The Nova-compatible REST API under `/v2.1`: servers, remote consoles, console auth tokens, the
 //! version document and an OpenAPI 3 document generated from these handlers.
 
-pub mod auth;
-pub mod consoles;
-pub mod error;
-pub mod servers;
-pub mod version;
+pub(crate) mod auth;
+pub(crate) mod consoles;
+pub(crate) mod error;
+pub(crate) mod servers;
+pub(crate) mod version;
 
 use crate::state::AppState;
 use axum::middleware;
@@ -31,7 +31,7 @@ use utoipa::OpenApi;
     modifiers(&ApiKeyAuth),
     security(("x_auth_token" = []))
 )]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;
 
 struct ApiKeyAuth;
 
@@ -70,4 +70,6 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .route("/v2.1/openapi.json", get(openapi_json))
         .merge(authenticated)
         .layer(middleware::from_fn(version::microversion))
+        // A whole request, body included, is bounded: a body sent a byte a second is cut off.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(http::StatusCode::REQUEST_TIMEOUT, state.settings.request_timeout))
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 /// A server in the short listing.
 #[derive(Serialize, ToSchema)]
-pub struct ServerRef {
+pub(crate) struct ServerRef {
     /// The instance UUID.
     pub id: String,
     /// Its name.
@@ -24,7 +24,7 @@ pub struct ServerRef {
 
 /// A server in detail.
 #[derive(Serialize, ToSchema)]
-pub struct Server {
+pub(crate) struct Server {
     /// The instance UUID.
     pub id: String,
     /// Its name.
@@ -49,28 +49,28 @@ pub struct Server {
 
 /// `{"servers": [...]}`.
 #[derive(Serialize, ToSchema)]
-pub struct ServerList {
+pub(crate) struct ServerList {
     /// The servers.
     pub servers: Vec<ServerRef>,
 }
 
 /// `{"servers": [...]}` in detail.
 #[derive(Serialize, ToSchema)]
-pub struct ServerDetailList {
+pub(crate) struct ServerDetailList {
     /// The servers.
     pub servers: Vec<Server>,
 }
 
 /// `{"server": {...}}`.
 #[derive(Serialize, ToSchema)]
-pub struct ServerDoc {
+pub(crate) struct ServerDoc {
     /// The server.
     pub server: Server,
 }
 
 /// Filters of the listings.
 #[derive(Deserialize, IntoParams)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     /// Name filter: a substring, or exact with `^name$` (Nova takes a regular expression).
     pub name: Option<String>,
 }

@@ -11,9 +11,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 /// Lowest microversion served.
-pub const MIN_VERSION: (u32, u32) = (2, 1);
+pub(crate) const MIN_VERSION: (u32, u32) = (2, 1);
 /// Highest microversion served.
-pub const MAX_VERSION: (u32, u32) = (2, 96);
+pub(crate) const MAX_VERSION: (u32, u32) = (2, 96);
 
 /// The version a request asked for (the minimum when it asked for none).
 fn requested(headers: &HeaderMap) -> Result<(u32, u32), ApiError> {
@@ -60,7 +60,7 @@ pub(crate) async fn microversion(req: Request, next: Next) -> Response {
 
 /// One link.
 #[derive(Serialize, ToSchema)]
-pub struct Link {
+pub(crate) struct Link {
     /// `self`, `bookmark`, `describedby`.
     pub rel: String,
     /// Where.
@@ -69,7 +69,7 @@ pub struct Link {
 
 /// The v2.1 version object.
 #[derive(Serialize, ToSchema)]
-pub struct Version {
+pub(crate) struct Version {
     /// Always `v2.1`.
     pub id: String,
     /// Always `CURRENT`.
@@ -86,7 +86,7 @@ pub struct Version {
 
 /// `{"version": {...}}`.
 #[derive(Serialize, ToSchema)]
-pub struct VersionDoc {
+pub(crate) struct VersionDoc {
     /// The version.
     pub version: Version,
 }

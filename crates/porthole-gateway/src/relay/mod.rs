@@ -1,217 +1,263 @@
 //! The byte pump between a browser's WebSocket and a VNC server's connection.
 //!
-//! One task per session, one loop driven by readiness: the browser's frames are parsed and their
-//! payload written to the server; the server's bytes become one binary frame per read (see
-//! [`upstream`]). A frame must be out before the server is read again
-//! (backpressure). When either side closes the other is closed, with a close code that says which
-//! side ended it.
+//! One poll function moves bytes both ways without ever awaiting one peer while the other (or a
+//! policy) waits: the browser's frames are parsed and their payload written to the server; each
+//! read from the server becomes one binary frame, header and payload in one vectored write. A
+//! side is only read when what was read from it before is out (backpressure both ways). The
+//! caller races [`Relay::poll`] against the policies (revoke, expiry, shutdown); the relay's own
+//! clock watches idleness, peers that stop accepting bytes, and a VNC server that never speaks.
+//!
+//! The server read buffer starts at 4 KiB, doubles while reads fill it up to [`READ_CHUNK`], is
+//! only allocated once the server is readable, and is freed when a burst is over, so an idle
+//! session holds no buffer. (splice(2) was measured slower on loopback: bench/NOTES.md.)
 
-pub mod upstream;
-
-use crate::security::Secured;
-use crate::sessions::PolicyClose;
-use crate::ws::conn::MAX_QUEUED;
-use crate::ws::frame::Event;
-use crate::ws::WsConn;
-use axum::extract::ws::{CloseFrame, Message};
-use bytes::Buf as _;
-use futures_util::{Sink, SinkExt as _};
-use std::future::Future;
+use crate::live::{Counters, Policy};
+use crate::session::end::{EndKind, SessionEnd, Side};
+use bytes::{Buf as _, Bytes, BytesMut};
+use porthole_ws::conn::MAX_QUEUED;
+use porthole_ws::{Event, Transport, WsConn};
+use std::future::Future as _;
 use std::io;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
-use upstream::{Outgoing, UpstreamSide};
+use tokio::time::{Instant, Sleep};
 
-pub use upstream::{FIRST_READ_CHUNK, READ_CHUNK};
+/// Most bytes taken from the VNC server per WebSocket frame.
+pub(crate) const READ_CHUNK: usize = 256 * 1024;
+/// The read buffer starts this small and doubles while reads fill it, up to [`READ_CHUNK`].
+pub(crate) const FIRST_READ_CHUNK: usize = 4 * 1024;
 
-/// How long a frame cut short by the end of a session may take to finish, so that the close
-/// frame can follow it.
-const FINISH_FRAME: Duration = Duration::from_secs(5);
-
-/// WebSocket close codes the proxy sends.
-pub mod close_code {
-    /// The VNC server closed the connection.
-    pub const NORMAL: u16 = 1000;
-    /// Ended by policy: revoked, expired, idle or a limit.
-    pub const POLICY: u16 = 1008;
-    /// The VNC server could not be reached, or failed.
-    pub const UPSTREAM_ERROR: u16 = 1011;
+/// The relay's clock.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// End after this long without a byte either way.
+    pub idle: Option<Duration>,
+    /// End when a peer accepts none of the bytes waiting for it for this long.
+    pub stall: Duration,
+    /// End when the VNC server has sent nothing this long after the start (it speaks first in RFB).
+    pub first_bytes: Option<Duration>,
 }
 
-/// How a session ended, and which side ended it.
-#[derive(Debug, PartialEq, Eq)]
-pub enum RelayEnd {
-    /// The browser closed (or went away).
-    Downstream,
-    /// The VNC server closed its side.
-    UpstreamClosed,
-    /// Reading from or writing to the VNC server failed.
-    UpstreamError(String),
-    /// The browser's connection failed.
-    DownstreamError(String),
-    /// The proxy ended it: revoked, expired, idle.
-    Policy(&'static str),
+/// A relay between a browser (`B`) and a VNC server (`V`).
+pub(crate) struct Relay<B, V> {
+    ws: WsConn<B>,
+    vnc: V,
+    /// Browser payload not yet written to the server.
+    to_vnc: Bytes,
+    /// The server read buffer (empty between bursts).
+    rbuf: BytesMut,
+    chunk: usize,
+    full: bool,
+    counters: Arc<Counters>,
+    limits: Limits,
+    timer: Pin<Box<Sleep>>,
+    started: Instant,
+    last_progress: Instant,
+    heard_from_vnc: bool,
+    vnc_blocked_since: Option<Instant>,
+    browser_blocked_since: Option<Instant>,
 }
 
-/// Relays until one side ends, and says how it ended; the caller closes the WebSocket.
-pub async fn relay(ws: &mut WsConn, up: Secured, close: impl Future<Output = PolicyClose>, idle: Option<Duration>) -> RelayEnd {
-    let mut up = UpstreamSide::new(up);
-    let mut out = Outgoing::default();
-    let end = pump(ws, &mut up, &mut out, close, idle).await;
-    if out.pending() && !matches!(end, RelayEnd::Downstream | RelayEnd::DownstreamError(_)) {
-        let finished = tokio::time::timeout(FINISH_FRAME, async {
-            loop {
-                ws.tcp.writable().await?;
-                match out.write_to(&ws.tcp) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    other => return other,
+impl<B: Transport, V: Transport> Relay<B, V> {
+    /// A relay over an upgraded WebSocket and a connected (and secured) VNC server.
+    pub(crate) fn new(ws: WsConn<B>, vnc: V, limits: Limits, counters: Arc<Counters>) -> Self {
+        let now = Instant::now();
+        Relay {
+            ws,
+            vnc,
+            to_vnc: Bytes::new(),
+            rbuf: BytesMut::new(),
+            chunk: FIRST_READ_CHUNK,
+            full: false,
+            counters,
+            limits,
+            timer: Box::pin(tokio::time::sleep_until(far_future())),
+            started: now,
+            last_progress: now,
+            heard_from_vnc: limits.first_bytes.is_none(),
+            vnc_blocked_since: None,
+            browser_blocked_since: None,
+        }
+    }
+
+    /// The browser's WebSocket, for the close that follows the relay.
+    pub(crate) fn into_browser(self) -> WsConn<B> {
+        self.ws
+    }
+
+    /// Moves bytes until nothing can move; `Ready` with how the session ended.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<SessionEnd> {
+        loop {
+            match self.step(cx) {
+                Ok(true) => self.last_progress = Instant::now(),
+                Ok(false) => break,
+                Err(end) => return Poll::Ready(end),
+            }
+        }
+        self.poll_clock(cx)
+    }
+
+    /// One pass over both directions: `Ok(true)` if any byte moved.
+    fn step(&mut self, cx: &mut Context<'_>) -> Result<bool, SessionEnd> {
+        let mut progress = false;
+        // Browser → VNC server.
+        if !self.to_vnc.is_empty() {
+            match Pin::new(&mut self.vnc).poll_write(cx, &self.to_vnc) {
+                Poll::Ready(Ok(0)) => return Err(vnc(EndKind::Failed(io::ErrorKind::WriteZero.into()))),
+                Poll::Ready(Ok(n)) => {
+                    self.to_vnc.advance(n);
+                    self.counters.to_server.fetch_add(n as u64, Ordering::Relaxed);
+                    self.vnc_blocked_since = None;
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => return Err(vnc(EndKind::Failed(e))),
+                Poll::Pending => {
+                    self.vnc_blocked_since.get_or_insert_with(Instant::now);
                 }
             }
-        });
-        if !matches!(finished.await, Ok(Ok(()))) {
-            ws.broken = true;
         }
-    } else if out.pending() {
-        ws.broken = true;
-    }
-    end
-}
-
-/// The close frame for how a session ended (`None`: the browser is gone, nothing to send).
-pub fn close_frame(end: &RelayEnd) -> Option<(u16, &'static str)> {
-    match end {
-        RelayEnd::Downstream | RelayEnd::DownstreamError(_) => None,
-        RelayEnd::UpstreamClosed => Some((close_code::NORMAL, "Target closed")),
-        RelayEnd::UpstreamError(_) => Some((close_code::UPSTREAM_ERROR, "Target connection failed")),
-        RelayEnd::Policy(why) => Some((close_code::POLICY, why)),
-    }
-}
-
-/// Sends a close frame (if any) and closes the WebSocket.
-pub async fn close_ws<W, E>(ws: &mut W, frame: Option<(u16, &'static str)>)
-where
-    W: Sink<Message, Error = E> + Unpin,
-{
-    // A browser that reads nothing more must not hold the session open.
-    let _ = tokio::time::timeout(FINISH_FRAME, async {
-        if let Some((code, reason)) = frame {
-            let _ = ws.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+        if self.to_vnc.is_empty() && self.ws.queued() < MAX_QUEUED {
+            progress |= self.take_from_browser(cx)?;
         }
-        let _ = ws.close().await;
-    })
-    .await;
-}
-
-/// What woke the loop.
-enum Wake {
-    Policy(&'static str),
-    Browser(io::Result<()>),
-    BrowserWritable(io::Result<()>),
-    Upstream(io::Result<usize>),
-}
-
-async fn pump(
-    ws: &mut WsConn,
-    up: &mut UpstreamSide,
-    out: &mut Outgoing,
-    close: impl Future<Output = PolicyClose>,
-    idle: Option<Duration>,
-) -> RelayEnd {
-    tokio::pin!(close);
-    let idle_limit = idle.unwrap_or(Duration::MAX);
-    let idle_timer = tokio::time::sleep(idle_limit.min(Duration::from_secs(86400 * 365)));
-    tokio::pin!(idle_timer);
-    // Bytes that came with the upgrade or after the security handshake.
-    if let Some(end) = from_browser(ws, up).await {
-        return end;
+        // VNC server → browser.
+        if !self.ws.frame_pending() {
+            progress |= self.read_from_vnc(cx)?;
+        }
+        if self.ws.wants_write() {
+            match self.ws.poll_write(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.browser_blocked_since = None;
+                    self.end_of_frame();
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => return Err(browser(EndKind::Failed(e))),
+                Poll::Pending => {
+                    self.browser_blocked_since.get_or_insert_with(Instant::now);
+                }
+            }
+        }
+        Ok(progress)
     }
-    loop {
-        let writing = out.pending() || !ws.wbuf.is_empty();
-        let wake = tokio::select! {
-            biased;
-            why = &mut close => Wake::Policy(why.reason),
-            () = &mut idle_timer, if idle.is_some() => Wake::Policy("idle timeout"),
-            r = ws.tcp.readable(), if ws.wbuf.len() < MAX_QUEUED => Wake::Browser(r),
-            r = ws.tcp.writable(), if writing => Wake::BrowserWritable(r),
-            r = up.read_into(out), if !writing => Wake::Upstream(r),
+
+    /// Takes the next data from the browser's frames (reading more if none is buffered).
+    fn take_from_browser(&mut self, cx: &mut Context<'_>) -> Result<bool, SessionEnd> {
+        loop {
+            match self.ws.next_event() {
+                Ok(Some(Event::Data(d))) => {
+                    self.to_vnc = d;
+                    return Ok(true);
+                }
+                Ok(Some(Event::Close(_))) => return Err(browser(EndKind::Closed)),
+                Ok(Some(Event::Ping(_) | Event::Pong)) => continue,
+                Err(e) => return Err(browser(EndKind::Protocol(e))),
+                Ok(None) => {}
+            }
+            return match self.ws.poll_fill(cx) {
+                Poll::Ready(Ok(0)) => Err(browser(EndKind::Closed)),
+                Poll::Ready(Ok(_)) => continue,
+                Poll::Ready(Err(e)) => Err(browser(EndKind::Failed(e))),
+                Poll::Pending => Ok(false),
+            };
+        }
+    }
+
+    /// Reads what the VNC server has and makes it the next frame.
+    fn read_from_vnc(&mut self, cx: &mut Context<'_>) -> Result<bool, SessionEnd> {
+        let n = match self.poll_read_vnc(cx) {
+            Poll::Ready(Ok(0)) => return Err(vnc(EndKind::Closed)),
+            Poll::Ready(Ok(n)) => n,
+            Poll::Ready(Err(e)) => return Err(vnc(EndKind::Failed(e))),
+            Poll::Pending => return Ok(false),
         };
-        match wake {
-            Wake::Policy(why) => return RelayEnd::Policy(why),
-            Wake::Browser(r) => {
-                if let Err(e) = r {
-                    return RelayEnd::DownstreamError(e.to_string());
-                }
-                match ws.try_read() {
-                    Ok(0) => {
-                        up.shutdown().await;
-                        return RelayEnd::Downstream;
-                    }
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(e) => return RelayEnd::DownstreamError(e.to_string()),
-                }
-                if let Some(end) = from_browser(ws, up).await {
-                    return end;
-                }
-            }
-            Wake::BrowserWritable(r) => {
-                if let Err(e) = r.and_then(|()| flush(ws, up, out)) {
-                    if e.kind() != io::ErrorKind::WouldBlock {
-                        return RelayEnd::DownstreamError(e.to_string());
-                    }
-                }
-            }
-            Wake::Upstream(Ok(0)) => return RelayEnd::UpstreamClosed,
-            Wake::Upstream(Ok(_)) => {
-                // The browser's socket usually has room: write now rather than wait for readiness.
-                if let Err(e) = flush(ws, up, out) {
-                    if e.kind() != io::ErrorKind::WouldBlock {
-                        return RelayEnd::DownstreamError(e.to_string());
-                    }
-                }
-            }
-            Wake::Upstream(Err(e)) => return RelayEnd::UpstreamError(e.to_string()),
+        self.heard_from_vnc = true;
+        self.counters.to_browser.fetch_add(n as u64, Ordering::Relaxed);
+        self.full = n >= self.chunk;
+        if self.full {
+            self.chunk = (self.chunk * 2).min(READ_CHUNK);
+        } else if n < self.chunk / 4 {
+            self.chunk = (self.chunk / 2).max(FIRST_READ_CHUNK);
         }
-        if idle.is_some() {
-            idle_timer.as_mut().reset(tokio::time::Instant::now() + idle_limit);
+        let payload = self.rbuf.split();
+        self.ws.start_frame(payload);
+        Ok(true)
+    }
+
+    fn poll_read_vnc(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        ready!(self.vnc.poll_read_ready(cx))?;
+        self.rbuf.reserve(self.chunk);
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.vnc), cx, &mut self.rbuf)
+    }
+
+    /// After a frame went out whole: unless a burst goes on, the read buffer is freed (the next
+    /// read allocates once there is something to read); during a burst the next `reserve`
+    /// reclaims the same allocation.
+    fn end_of_frame(&mut self) {
+        if !self.full {
+            self.rbuf = BytesMut::new();
         }
+    }
+
+    /// The relay's clock: the earliest of its deadlines, re-armed lazily (moving a deadline later
+    /// does not touch the timer; it fires early and is re-armed).
+    fn poll_clock(&mut self, cx: &mut Context<'_>) -> Poll<SessionEnd> {
+        loop {
+            let Some(deadline) = self.next_deadline() else { return Poll::Pending };
+            if deadline < self.timer.deadline() || self.timer.is_elapsed() {
+                self.timer.as_mut().reset(deadline);
+            }
+            ready!(self.timer.as_mut().poll(cx));
+            if let Some(end) = self.expired(Instant::now()) {
+                return Poll::Ready(end);
+            }
+            self.timer.as_mut().reset(far_future());
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let l = &self.limits;
+        [
+            l.idle.map(|d| self.last_progress + d),
+            self.vnc_blocked_since.map(|t| t + l.stall),
+            self.browser_blocked_since.map(|t| t + l.stall),
+            l.first_bytes.filter(|_| !self.heard_from_vnc).map(|d| self.started + d),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn expired(&self, now: Instant) -> Option<SessionEnd> {
+        let l = &self.limits;
+        if let Some(d) = l.first_bytes.filter(|d| !self.heard_from_vnc && now >= self.started + *d) {
+            return Some(vnc(EndKind::Silent(d)));
+        }
+        if self.vnc_blocked_since.is_some_and(|t| now >= t + l.stall) {
+            return Some(vnc(EndKind::Stalled(l.stall)));
+        }
+        if self.browser_blocked_since.is_some_and(|t| now >= t + l.stall) {
+            return Some(browser(EndKind::Stalled(l.stall)));
+        }
+        if l.idle.is_some_and(|d| now >= self.last_progress + d) {
+            return Some(SessionEnd::policy(Policy::Idle));
+        }
+        None
     }
 }
 
-/// Writes the frame in progress, then the control frames queued behind it.
-fn flush(ws: &mut WsConn, up: &mut UpstreamSide, out: &mut Outgoing) -> io::Result<()> {
-    if out.pending() {
-        out.write_to(&ws.tcp)?;
-        up.frame_done(out);
-    }
-    while !ws.wbuf.is_empty() {
-        let n = ws.tcp.try_write(&ws.wbuf)?;
-        ws.wbuf.advance(n);
-    }
-    Ok(())
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365)
 }
 
-/// Handles the browser's frames buffered so far: payload to the server, pongs queued; `Some`
-/// when the session ends.
-async fn from_browser(ws: &mut WsConn, up: &mut UpstreamSide) -> Option<RelayEnd> {
-    loop {
-        match ws.reader.next_event() {
-            Ok(None) => return None,
-            Ok(Some(Event::Data(data))) => {
-                if let Err(e) = up.write_all(&data).await {
-                    return Some(RelayEnd::UpstreamError(e.to_string()));
-                }
-            }
-            Ok(Some(event @ Event::Close(_))) => {
-                ws.answer(&event);
-                up.shutdown().await;
-                return Some(RelayEnd::Downstream);
-            }
-            Ok(Some(event)) => ws.answer(&event),
-            Err(e) => {
-                ws.refuse(&e);
-                up.shutdown().await;
-                return Some(RelayEnd::DownstreamError(e.to_string()));
-            }
-        }
-    }
+fn vnc(kind: EndKind) -> SessionEnd {
+    SessionEnd::new(Side::VncServer, kind)
 }
+
+fn browser(kind: EndKind) -> SessionEnd {
+    SessionEnd::new(Side::Browser, kind)
+}
+
+#[cfg(test)]
+mod tests;

@@ -2,6 +2,9 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod logs;
+pub mod raw;
+
 use porthole_gateway::inventory::{Endpoint, StaticTargets};
 use porthole_gateway::{AppState, Settings};
 use porthole_tokens::auth::{ConsoleTarget, Minted};
@@ -19,13 +22,19 @@ pub struct Gateway {
     pub auth: ConsoleAuth,
     pub store: Arc<MemoryStore>,
     pub inventory: StaticTargets,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Static targets by name and address.
+pub fn targets(targets: &[(&str, SocketAddr)]) -> StaticTargets {
+    StaticTargets::new(
+        targets.iter().map(|(name, addr)| ((*name).to_owned(), None, Endpoint { host: addr.ip().to_string(), port: addr.port() })),
+    )
 }
 
 pub async fn start(targets: &[(&str, SocketAddr)], settings: Settings) -> Gateway {
-    let inventory = StaticTargets::new(
-        targets.iter().map(|(name, addr)| ((*name).to_owned(), None, Endpoint { host: addr.ip().to_string(), port: addr.port() })),
-    );
+    let inventory = self::targets(targets);
     start_with(inventory.clone(), Arc::new(inventory), settings).await
 }
 
@@ -40,14 +49,13 @@ pub async fn start_with(targets: StaticTargets, inventory: Arc<dyn porthole_gate
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let st = state.clone();
-    tokio::spawn(async move {
+    let served = tokio::spawn(async move {
         porthole_gateway::serve(listener, st, async {
             let _ = rx.await;
         })
         .await
-        .unwrap();
     });
-    Gateway { addr, state, auth, store, inventory, _shutdown: tx }
+    Gateway { addr, state, auth, store, inventory, shutdown: Some(tx), served: Some(served) }
 }
 
 impl Gateway {
@@ -57,11 +65,29 @@ impl Gateway {
 
     /// Mints a token for a target by name.
     pub async fn mint(&self, name: &str) -> Minted {
+        self.mint_ttl(name, Duration::from_secs(600)).await
+    }
+
+    /// Live sessions.
+    pub fn live(&self) -> usize {
+        self.state.live.count()
+    }
+
+    /// Starts the shutdown (as SIGTERM does); the handle finishes when `serve` returns.
+    pub fn stop(&mut self) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.served.take().expect("stopped once")
+    }
+
+    /// Mints a token valid for `ttl` for a target by name.
+    pub async fn mint_ttl(&self, name: &str, ttl: Duration) -> Minted {
         use porthole_gateway::inventory::Inventory as _;
         let inst = self.inventory.find(name).await.unwrap();
         let ep = inst.vnc.unwrap();
         let target = ConsoleTarget { instance_uuid: inst.uuid, host: ep.host, port: ep.port };
-        self.auth.authorize(&target, &self.base(), Duration::from_secs(600)).await.unwrap()
+        self.auth.authorize(&target, &self.base(), ttl).await.unwrap()
     }
 
     pub fn ws_url(&self, token: &str) -> String {
@@ -102,4 +128,20 @@ pub async fn api(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, 
         _ => serde_json::Value::Null,
     };
     (code, head.to_owned(), json)
+}
+
+/// Polls `cond` every 25 ms for up to 5 s.
+pub async fn wait_for(cond: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("condition not reached within 5 s");
+}
+
+/// The repository's web/ directory (the console page).
+pub fn web_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web"))
 }

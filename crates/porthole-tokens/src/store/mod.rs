@@ -31,6 +31,19 @@ pub struct ConnectInfo {
     pub expires: i64,
 }
 
+/// What a token lookup found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// A valid token and what it opens.
+    Valid(ConnectInfo),
+    /// The token existed and expired.
+    Expired,
+    /// The token was revoked.
+    Revoked,
+    /// No such token.
+    Unknown,
+}
+
 /// A place to keep token hashes. Every backend passes the suite in [`conformance`].
 #[async_trait]
 pub trait TokenStore: Send + Sync + 'static {

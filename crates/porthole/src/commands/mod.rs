@@ -81,7 +81,7 @@ async fn console_url(config: Config, instance: &str, ttl: Option<u64>) -> anyhow
     let auth = open_auth(&config).await?;
     let ttl = Duration::from_secs(ttl.unwrap_or(config.consoleauth.token_ttl));
     let base = base_url(&config, config.listen()?);
-    let (_, minted) = porthole_gateway::console::mint_console(&compute(&config), &auth, instance, &base, ttl).await?;
+    let (_, minted) = porthole_gateway::mint::mint_console(&compute(&config), &auth, instance, &base, ttl).await?;
     println!("{}", minted.url);
     Ok(())
 }
@@ -148,7 +148,7 @@ async fn end_consoles_of_gone_domains(
     mut gone: tokio::sync::mpsc::UnboundedReceiver<porthole_compute::events::DomainGone>,
 ) {
     while let Some(g) = gone.recv().await {
-        match state.end_consoles(g.uuid, "Instance stopped").await {
+        match state.end_consoles(g.uuid, porthole_gateway::live::Policy::InstanceStopped).await {
             Ok((revoked, closed)) => {
                 info!(node = %g.node, instance = %g.uuid, why = g.why, revoked, closed, "domain gone: consoles ended");
             }
@@ -166,23 +166,27 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
     let v = &config.vnc;
     let tls = match &v.vencrypt_ca_certs {
         Some(ca) => {
-            let files = porthole_gateway::security::TlsSettings {
+            let files = porthole_gateway::TlsSettings {
                 ca_certs: ca.clone(),
                 client_cert: v.vencrypt_client_cert.clone(),
                 client_key: v.vencrypt_client_key.clone(),
             };
-            Some(porthole_gateway::security::tls_config(&files).map_err(|e| anyhow::anyhow!("[vnc] VeNCrypt TLS: {e}"))?)
+            Some(porthole_gateway::tls_config(&files).map_err(|e| anyhow::anyhow!("[vnc] VeNCrypt TLS: {e}"))?)
         }
         None => None,
     };
     let security =
-        porthole_gateway::security::SecuritySettings { schemes: v.schemes(), tls, timeout: Duration::from_secs(p.handshake_timeout) };
+        porthole_gateway::settings::SecuritySettings { schemes: v.schemes(), tls, timeout: Duration::from_secs(p.handshake_timeout) };
     Ok(Settings {
         allowed_origins: p.allowed_origins.clone(),
         web_dir,
         web_root: p.web_root.clone(),
+        frame_ancestors: p.frame_ancestors.clone(),
         connect_timeout: Duration::from_secs(p.connect_timeout),
         idle_timeout: (p.idle_timeout > 0).then(|| Duration::from_secs(p.idle_timeout)),
+        stall_timeout: Duration::from_secs(p.stall_timeout),
+        drain_timeout: Duration::from_secs(p.drain_timeout),
+        request_timeout: Duration::from_secs(p.request_timeout),
         max_sessions: p.max_sessions,
         enforce_session_timeout: config.consoleauth.enforce_session_timeout,
         api_keys: config.api_keys(),

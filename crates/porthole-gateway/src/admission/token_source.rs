@@ -4,7 +4,7 @@ use http::header::COOKIE;
 use http::HeaderMap;
 
 /// The token presented with a request, or `None`. Malformed cookie parts are skipped, never logged.
-pub fn token_from_request(query: Option<&str>, headers: &HeaderMap) -> Option<String> {
+pub(super) fn token_from_request(query: Option<&str>, headers: &HeaderMap) -> Option<String> {
     let from_query =
         query.and_then(|q| url::form_urlencoded::parse(q.as_bytes()).filter(|(k, _)| k == "token").map(|(_, v)| v.into_owned()).last());
     match from_query {

@@ -11,7 +11,7 @@ use url::Url;
 /// Why an Origin was refused. The HTTP answer says only "Origin not allowed".
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum OriginError {
+pub(crate) enum OriginError {
     /// The header is empty, `null` or not a URL with a host.
     #[error("Origin header not valid")]
     Invalid,
@@ -28,7 +28,7 @@ pub enum OriginError {
 
 /// The request headers the check reads.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct OriginRequest<'a> {
+pub(crate) struct OriginRequest<'a> {
     /// `Origin`, if present (as bytes: a non-UTF-8 value is refused).
     pub origin: Option<&'a [u8]>,
     /// `Host`.
@@ -37,9 +37,10 @@ pub struct OriginRequest<'a> {
     pub forwarded_proto: Option<&'a [u8]>,
 }
 
-/// Checks a WebSocket request's Origin. `allowed` is `[proxy] allowed_origins`, host names.
-pub fn check_origin(req: OriginRequest<'_>, allowed: &[String], access_url_base: &str) -> Result<(), OriginError> {
-    let Some(origin) = req.origin else { return Ok(()) };
+/// The host half of the check, which needs no token: the Origin's host must be the Host header's
+/// or an allowed one. Returns the parsed Origin, `None` when there is none.
+pub(crate) fn check_origin_host(req: OriginRequest<'_>, allowed: &[String]) -> Result<Option<Url>, OriginError> {
+    let Some(origin) = req.origin else { return Ok(None) };
     let origin = std::str::from_utf8(origin).map_err(|_| OriginError::Invalid)?.trim();
     let url = Url::parse(origin).map_err(|_| OriginError::Invalid)?;
     let origin_host = url.host_str().map(normalize_host).filter(|h| !h.is_empty()).ok_or(OriginError::Invalid)?;
@@ -48,6 +49,12 @@ pub fn check_origin(req: OriginRequest<'_>, allowed: &[String], access_url_base:
     if !host_ok {
         return Err(OriginError::HostMismatch);
     }
+    Ok(Some(url))
+}
+
+/// Checks a WebSocket request's Origin. `allowed` is `[proxy] allowed_origins`, host names.
+pub(crate) fn check_origin(req: OriginRequest<'_>, allowed: &[String], access_url_base: &str) -> Result<(), OriginError> {
+    let Some(url) = check_origin_host(req, allowed)? else { return Ok(()) };
     let proto = match req.forwarded_proto.and_then(|p| std::str::from_utf8(p).ok()) {
         // A chain of proxies appends: the first value is the client's.
         Some(p) => p.split(',').next().unwrap_or("").trim().to_ascii_lowercase(),

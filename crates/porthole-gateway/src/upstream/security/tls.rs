@@ -2,7 +2,7 @@
 //! its name is not checked (as Nova: VNC servers are reached by management addresses); an optional
 //! client certificate for servers with `verify-peer=on`.
 
-use crate::upstream::Upstream;
+use crate::upstream::VncStream;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject as _;
@@ -59,8 +59,8 @@ pub fn tls_config(s: &TlsSettings) -> Result<Arc<rustls::ClientConfig>, String> 
 pub(super) async fn connect(
     cfg: Arc<rustls::ClientConfig>,
     server_name: &str,
-    plain: Upstream,
-) -> std::io::Result<tokio_rustls::client::TlsStream<Upstream>> {
+    plain: VncStream,
+) -> std::io::Result<tokio_rustls::client::TlsStream<VncStream>> {
     let name = ServerName::try_from(server_name.to_owned())
         .or_else(|_| ServerName::try_from("vnc-server".to_owned()))
         .map_err(std::io::Error::other)?;

@@ -1,0 +1,155 @@
+//! A console session's life, from the upgrade to the close: connect to the VNC server, relay,
+//! tell a stopped VM from a VNC server that went away, close the browser's WebSocket within a
+//! bounded time, and log one line. Every phase races the policies (reset, expiry, kill,
+//! shutdown), so none can outlast them whatever either peer does.
+
+pub(crate) mod end;
+
+use crate::admission::Admitted;
+use crate::live::Policy;
+use crate::relay::{Limits, Relay};
+use crate::state::AppState;
+use crate::upstream;
+use end::{SessionEnd, Side};
+use porthole_tokens::ConnectInfo;
+use porthole_ws::{Transport, WsConn};
+use std::future::poll_fn;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tracing::Instrument as _;
+
+/// After a policy ends a session, the browser has this long to take the rest of a frame and the
+/// close frame; then the connection is dropped.
+const POLICY_GRACE: Duration = Duration::from_millis(500);
+/// After a peer ends it, the rest of the last frame and the close frame may take this long.
+const FINISH_GRACE: Duration = Duration::from_secs(5);
+/// How long to wait, after a VM's VNC server went away, for libvirt to say whether the VM stopped.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// The policies a session watches: the live registry's end signal and the token's expiry.
+struct Policies {
+    ended: oneshot::Receiver<Policy>,
+    expiry: Option<Instant>,
+}
+
+impl Policies {
+    /// The next policy that ends the session (pending for ever if none will).
+    async fn next(&mut self) -> Policy {
+        let expired = async {
+            match self.expiry {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            why = &mut self.ended => match why {
+                Ok(why) => why,
+                Err(_) => std::future::pending().await,
+            },
+            () = expired => Policy::Expired,
+        }
+    }
+}
+
+/// Runs an admitted session on an upgraded WebSocket until it ends.
+pub(crate) async fn run<B: Transport>(ws: WsConn<B>, admitted: Admitted, state: AppState) {
+    let span = tracing::info_span!("session", id = admitted.session.info.id, peer = %admitted.session.info.client,
+        instance = %admitted.info.instance_uuid, token_id = %admitted.token_id);
+    lifecycle(ws, admitted, state).instrument(span).await;
+}
+
+async fn lifecycle<B: Transport>(mut ws: WsConn<B>, admitted: Admitted, state: AppState) {
+    let Admitted { info, session, token_id: _, slot: _slot } = admitted;
+    let _registered = session.registration;
+    let started = Instant::now();
+    let counters = session.info.counters.clone();
+    let mut policies = Policies { ended: session.ended, expiry: expiry(&state, &info) };
+    let end = tokio::select! {
+        biased;
+        why = policies.next() => Err(SessionEnd::policy(why)),
+        vnc = upstream::connect(&mut ws, &info, state.inventory.as_ref(), &state.settings) => vnc,
+    };
+    let (mut ws, mut end) = match end {
+        Err(end) => (ws, end),
+        Ok(vnc) => {
+            tracing::info!("session started");
+            let settings = &state.settings;
+            let limits = Limits {
+                idle: settings.idle_timeout,
+                stall: settings.stall_timeout,
+                // In relay mode nothing has come from the server yet; the security proxy already heard it.
+                first_bytes: (!settings.security.enabled()).then_some(settings.security.timeout),
+            };
+            let mut relay = Relay::new(ws, vnc, limits, counters.clone());
+            let end = tokio::select! {
+                biased;
+                why = policies.next() => SessionEnd::policy(why),
+                end = poll_fn(|cx| relay.poll(cx)) => end,
+            };
+            (relay.into_browser(), end)
+        }
+    };
+    if end.is_server_gone() {
+        end = why_server_gone(&state, &info, &mut policies).await.unwrap_or(end);
+    }
+    close(&mut ws, &end).await;
+    drop(ws);
+    let (up, down) = (counters.to_server.load(Ordering::Relaxed), counters.to_browser.load(Ordering::Relaxed));
+    let secs = started.elapsed().as_secs_f64();
+    macro_rules! ended {
+        ($level:expr) => {
+            tracing::event!($level, end = %end, duration_s = format_args!("{secs:.1}"), bytes_to_server = up, bytes_to_browser = down, "session ended")
+        };
+    }
+    match end.log_level() {
+        tracing::Level::ERROR => ended!(tracing::Level::ERROR),
+        tracing::Level::WARN => ended!(tracing::Level::WARN),
+        _ => ended!(tracing::Level::INFO),
+    }
+}
+
+/// When the token expires, if the session must end then.
+fn expiry(state: &AppState, info: &ConnectInfo) -> Option<Instant> {
+    state.settings.enforce_session_timeout.then(|| {
+        let left = info.expires.saturating_sub(state.auth.clock().now());
+        Instant::now() + Duration::from_secs(u64::try_from(left).unwrap_or(0))
+    })
+}
+
+/// A VM's VNC server goes away a moment before libvirt reports the VM stopped: wait (briefly, and
+/// still watching the policies) to tell the two apart, so that a stopped VM's sessions end with
+/// "Instance stopped" as its revoked tokens do, whichever of the read or the write failed first.
+async fn why_server_gone(state: &AppState, info: &ConnectInfo, policies: &mut Policies) -> Option<SessionEnd> {
+    if !state.inventory.managed(info.instance_uuid).await {
+        return None;
+    }
+    let deadline = Instant::now() + STOP_GRACE;
+    while Instant::now() < deadline {
+        if !state.inventory.endpoint_matches(info.instance_uuid, &info.host, info.port).await {
+            return Some(SessionEnd::policy(Policy::InstanceStopped));
+        }
+        tokio::select! {
+            why = policies.next() => return Some(SessionEnd::policy(why)),
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
+    None
+}
+
+/// Sends the close frame (after the rest of a frame in progress) and shuts the WebSocket down,
+/// within [`POLICY_GRACE`] for a policy and [`FINISH_GRACE`] otherwise; a browser that does not
+/// take them in time loses the connection without them.
+async fn close<B: Transport>(ws: &mut WsConn<B>, end: &SessionEnd) {
+    let grace = if end.is_policy() || end.side == Side::Browser { POLICY_GRACE } else { FINISH_GRACE };
+    if let Some((code, reason)) = end.close_frame() {
+        ws.queue_close(code, &reason);
+    }
+    let _ = tokio::time::timeout(grace, async {
+        poll_fn(|cx| ws.poll_write(cx)).await?;
+        poll_fn(|cx| ws.poll_shutdown(cx)).await
+    })
+    .await;
+}

@@ -1,0 +1,131 @@
+//! The gateway's tunables (from `[proxy]`, `[vnc]`, `[consoleauth]` and `[[api.keys]]`), with their
+//! defaults as `DEFAULT_*`. Read-only once the gateway runs.
+
+use porthole_rfb::handshake::Scheme;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Default cap on concurrent console sessions.
+pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
+/// Default time allowed to reach a VNC server.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time a peer may accept none of the bytes waiting for it before the session ends: a VNC
+/// server that stops reading (or a browser that does) must not hold a session and its slot.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time live sessions get, after SIGTERM, before they are told "Going away".
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default limit on a whole API request, body included (a body sent a byte a second is cut off).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default time a VNC server has to send its first bytes and, with the security proxy on, to
+/// finish the security handshake.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `[vnc] auth_schemes` and what VeNCrypt needs.
+#[derive(Clone, Debug)]
+pub struct SecuritySettings {
+    /// Schemes toward VNC servers, in preference order (the server's order decides).
+    pub schemes: Vec<Scheme>,
+    /// TLS client configuration for VeNCrypt (CA, optional client certificate).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Time a VNC server has for its first bytes, and for the whole security handshake.
+    pub timeout: Duration,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings { schemes: vec![Scheme::None], tls: None, timeout: DEFAULT_HANDSHAKE_TIMEOUT }
+    }
+}
+
+impl SecuritySettings {
+    /// Whether the proxy terminates the security handshake. With `auth_schemes = ["none"]` (the
+    /// default) the browser and the VNC server negotiate between themselves and every byte is relayed.
+    pub fn enabled(&self) -> bool {
+        self.schemes != [Scheme::None]
+    }
+}
+
+/// What an API key may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Everything, including `os-console-auth-tokens`.
+    Admin,
+    /// Servers and consoles.
+    Member,
+}
+
+/// One `[[api.keys]]` entry. `Debug` leaves the secret out.
+#[derive(Clone)]
+pub struct ApiKey {
+    /// Who holds it (for the log).
+    pub name: String,
+    /// Sent by clients as `X-Auth-Token`.
+    pub secret: String,
+    /// Its role.
+    pub role: Role,
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey").field("name", &self.name).field("role", &self.role).finish_non_exhaustive()
+    }
+}
+
+/// The proxy's settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Extra Origin host names accepted besides the Host header's. Never changed at run time.
+    pub allowed_origins: Vec<String>,
+    /// The project's console page directory (`web/`, with `node_modules/@novnc/novnc`).
+    pub web_dir: PathBuf,
+    /// Serve this directory as is instead of the project's page (e.g. `/usr/share/novnc`).
+    pub web_root: Option<PathBuf>,
+    /// Who may frame the console page: CSP `frame-ancestors` sources (`'self'` by default).
+    pub frame_ancestors: Vec<String>,
+    /// Time allowed to reach a VNC server.
+    pub connect_timeout: Duration,
+    /// Close a session after this long without traffic either way; `None` never.
+    pub idle_timeout: Option<Duration>,
+    /// End a session whose peer accepts none of the bytes waiting for it for this long.
+    pub stall_timeout: Duration,
+    /// Concurrent sessions at most; more are refused with 503 before the upgrade.
+    pub max_sessions: usize,
+    /// Close live sessions when their token expires (Nova's `enforce_session_timeout`).
+    pub enforce_session_timeout: bool,
+    /// After SIGTERM: how long live sessions may go on before they are closed with 1001.
+    pub drain_timeout: Duration,
+    /// Limit on a whole API request, body included.
+    pub request_timeout: Duration,
+    /// The API keys (`[[api.keys]]`); none means every API call gets 401.
+    pub api_keys: Vec<ApiKey>,
+    /// `novncproxy_base_url`, for console URLs minted through the API.
+    pub console_base_url: String,
+    /// Lifetime of tokens minted through the API.
+    pub token_ttl: Duration,
+    /// The RFB security proxy toward VNC servers.
+    pub security: SecuritySettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            allowed_origins: Vec::new(),
+            web_dir: PathBuf::from("web"),
+            web_root: None,
+            frame_ancestors: vec!["'self'".into()],
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            idle_timeout: None,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            enforce_session_timeout: false,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            api_keys: Vec::new(),
+            console_base_url: "http://127.0.0.1:6080/vnc_lite.html".into(),
+            token_ttl: Duration::from_secs(600),
+            security: SecuritySettings::default(),
+        }
+    }
+}

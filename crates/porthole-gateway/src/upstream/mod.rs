@@ -1,0 +1,98 @@
+//! The VNC server's side of a session: connecting to it (TCP, or a socket libvirt hands over), and,
+//! with the security proxy on, the RFB security handshake and VeNCrypt's TLS. What comes out is
+//! one [`VncStream`] the relay runs on.
+
+pub(crate) mod security;
+
+use crate::session::end::{EndKind, SessionEnd, Side};
+use crate::settings::Settings;
+use porthole_compute::{Inventory, Upstream};
+use porthole_tokens::ConnectInfo;
+use porthole_ws::{Transport, WsConn};
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
+
+/// A connected VNC server: plain, or inside TLS (VeNCrypt).
+#[derive(Debug)]
+pub(crate) enum VncStream {
+    /// TCP, with TCP_NODELAY.
+    Tcp(TcpStream),
+    /// A socket from libvirt, connected straight to QEMU's VNC server.
+    Unix(UnixStream),
+    /// VeNCrypt X509*: TLS over one of the above.
+    Tls(Box<tokio_rustls::client::TlsStream<VncStream>>),
+}
+
+impl From<Upstream> for VncStream {
+    fn from(up: Upstream) -> Self {
+        match up {
+            Upstream::Tcp(s) => VncStream::Tcp(s),
+            Upstream::Unix(s) => VncStream::Unix(s),
+        }
+    }
+}
+
+/// Connects to the VNC server a token names and, with the security proxy on, authenticates to it
+/// on the browser's behalf (the browser sees security type None).
+pub(crate) async fn connect<B: Transport>(
+    ws: &mut WsConn<B>,
+    info: &ConnectInfo,
+    inventory: &dyn Inventory,
+    settings: &Settings,
+) -> Result<VncStream, SessionEnd> {
+    let opened = inventory.open_console(info.instance_uuid, &info.host, info.port, settings.connect_timeout).await;
+    let vnc = VncStream::from(opened.map_err(|e| SessionEnd::new(Side::VncServer, EndKind::Unreachable(e.to_string())))?);
+    if !settings.security.enabled() {
+        return Ok(vnc);
+    }
+    let password = inventory.vnc_password(info.instance_uuid).await.map(String::into_bytes);
+    security::secure(ws, vnc, &settings.security, password, &info.host).await.map_err(|e| {
+        let side = if e.browser_fault { Side::Browser } else { Side::VncServer };
+        SessionEnd::new(side, EndKind::Handshake(e.log))
+    })
+}
+
+/// `$e` with `$s` bound to the stream inside.
+macro_rules! each {
+    ($self:expr, $s:ident => $e:expr) => {
+        match $self {
+            VncStream::Tcp($s) => $e,
+            VncStream::Unix($s) => $e,
+            VncStream::Tls($s) => $e,
+        }
+    };
+}
+
+impl AsyncRead for VncStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        each!(self.get_mut(), s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for VncStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        each!(self.get_mut(), s => Pin::new(s).poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self.get_mut(), s => Pin::new(s).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self.get_mut(), s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
+impl Transport for VncStream {
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            VncStream::Tcp(s) => s.poll_read_ready(cx),
+            VncStream::Unix(s) => s.poll_read_ready(cx),
+            // TLS may hold decrypted bytes already: let the read itself wait.
+            VncStream::Tls(_) => Poll::Ready(Ok(())),
+        }
+    }
+}
