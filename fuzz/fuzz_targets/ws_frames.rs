@@ -1,7 +1,7 @@
 //! Fuzz target: a browser's bytes, fed to the WebSocket frame reader in pieces whose size the
 //! first byte picks, must never panic, and data events must never exceed what was fed.
 #![no_main]
-use porthole_gateway::ws::frame::{Event, FrameReader};
+use porthole_ws::frame::{Event, FrameReader};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&step, rest)) = data.split_first() else { return };

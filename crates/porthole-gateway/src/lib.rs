@@ -17,7 +17,7 @@
 //!    silent VNC server.
 //! 6. `session` races every phase against the policies (reset, VM stopped, expiry, kill,
 //!    shutdown), tells a stopped VM from a VNC server that went away, and turns the typed ending
-//!    (`session::end::SessionEnd`: which side, how) into a close code and a log line, in one
+//!    (`end::SessionEnd`: which side, how) into a close code and a log line, in one
 //!    place. The close is bounded in time; then the sockets are dropped and the slot returned.
 //!
 //! # Layout
@@ -40,12 +40,15 @@ mod admission;
 mod api;
 pub mod demo;
 mod edge;
+mod end;
 pub mod live;
 pub mod mint;
+mod redact;
 mod relay;
 mod session;
 pub mod settings;
 pub mod state;
+mod throttle;
 mod upstream;
 
 /// Instances and their VNC endpoints.
@@ -53,7 +56,8 @@ pub mod inventory {
     pub use porthole_compute::inventory::*;
 }
 
-pub use edge::{loggable_path, router, serve};
+pub use edge::{router, serve};
+pub use redact::loggable_path;
 pub use settings::{ApiKey, Role, Settings};
 pub use state::AppState;
 pub use upstream::security::{tls_config, TlsSettings};

@@ -1,9 +1,9 @@
 //! What every request handler shares: settings, the token authority, the inventory, the live
 //! sessions and the session slots.
 
-use crate::admission::Throttle;
 use crate::live::{LiveSessions, Policy};
 use crate::settings::Settings;
+use crate::throttle::Throttle;
 use porthole_compute::Inventory;
 use porthole_tokens::ConsoleAuth;
 use std::sync::Arc;

@@ -15,11 +15,9 @@
 
 pub(crate) mod origin;
 mod refusal;
-mod throttle;
 mod token_source;
 
 pub(crate) use refusal::Refusal;
-pub(crate) use throttle::Throttle;
 
 use crate::live::{NotRegistered, SessionHandle};
 use crate::state::AppState;

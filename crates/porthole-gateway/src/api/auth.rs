@@ -48,7 +48,7 @@ pub(crate) async fn require_key(State(state): State<AppState>, mut req: Request,
             next.run(req).await
         }
         None => {
-            tracing::info!(path = %crate::edge::loggable_path(req.uri().path()), "API request refused: no valid X-Auth-Token");
+            tracing::info!(path = %crate::redact::loggable_path(req.uri().path()), "API request refused: no valid X-Auth-Token");
             ApiError::Unauthorized.into_response()
         }
     }

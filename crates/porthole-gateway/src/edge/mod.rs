@@ -8,7 +8,7 @@ mod pages;
 mod router;
 mod upgrade;
 
-pub use router::{loggable_path, router};
+pub use router::router;
 
 use crate::live::Policy;
 use crate::state::AppState;

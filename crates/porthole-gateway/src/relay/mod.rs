@@ -11,8 +11,8 @@
 //! only allocated once the server is readable, and is freed when a burst is over, so an idle
 //! session holds no buffer. (splice(2) was measured slower on loopback: bench/NOTES.md.)
 
+use crate::end::{EndKind, SessionEnd, Side};
 use crate::live::{Counters, Policy};
-use crate::session::end::{EndKind, SessionEnd, Side};
 use bytes::{Buf as _, Bytes, BytesMut};
 use porthole_ws::conn::MAX_QUEUED;
 use porthole_ws::{Event, Transport, WsConn};

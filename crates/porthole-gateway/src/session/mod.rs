@@ -3,14 +3,14 @@
 //! bounded time, and log one line. Every phase races the policies (reset, expiry, kill,
 //! shutdown), so none can outlast them whatever either peer does.
 
-pub(crate) mod end;
+mod close;
 
 use crate::admission::Admitted;
+use crate::end::{SessionEnd, Side};
 use crate::live::Policy;
 use crate::relay::{Limits, Relay};
 use crate::state::AppState;
 use crate::upstream;
-use end::{SessionEnd, Side};
 use porthole_tokens::ConnectInfo;
 use porthole_ws::{Transport, WsConn};
 use std::future::poll_fn;
@@ -104,7 +104,7 @@ async fn lifecycle<B: Transport>(mut ws: WsConn<B>, admitted: Admitted, state: A
             tracing::event!($level, end = %end, duration_s = format_args!("{secs:.1}"), bytes_to_server = up, bytes_to_browser = down, "session ended")
         };
     }
-    match end.log_level() {
+    match close::log_level(&end) {
         tracing::Level::ERROR => ended!(tracing::Level::ERROR),
         tracing::Level::WARN => ended!(tracing::Level::WARN),
         _ => ended!(tracing::Level::INFO),
@@ -144,7 +144,7 @@ async fn why_server_gone(state: &AppState, info: &ConnectInfo, policies: &mut Po
 /// take them in time loses the connection without them.
 async fn close<B: Transport>(ws: &mut WsConn<B>, end: &SessionEnd) {
     let grace = if end.is_policy() || end.side == Side::Browser { POLICY_GRACE } else { FINISH_GRACE };
-    if let Some((code, reason)) = end.close_frame() {
+    if let Some((code, reason)) = close::close_frame(end) {
         ws.queue_close(code, &reason);
     }
     let _ = tokio::time::timeout(grace, async {

@@ -4,7 +4,7 @@
 
 pub(crate) mod security;
 
-use crate::session::end::{EndKind, SessionEnd, Side};
+use crate::end::{EndKind, SessionEnd, Side};
 use crate::settings::Settings;
 use porthole_compute::{Inventory, Upstream};
 use porthole_tokens::ConnectInfo;

@@ -1,0 +1,94 @@
+//! How a session ended, as a type: which side ended it ([`Side`]) and how ([`EndKind`]). The
+//! upstream and the relay report their endings this way; `session` alone turns one into a close
+//! code, a reason for the browser and a log level.
+
+use crate::live::Policy;
+use porthole_ws::ProtocolError;
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+/// Which side ended a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// The browser (its WebSocket).
+    Browser,
+    /// The VNC server (or the guest's console).
+    VncServer,
+    /// The proxy itself: a policy, or its own fault.
+    Proxy,
+}
+
+/// How it ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub(crate) enum EndKind {
+    /// That side closed its connection.
+    Closed,
+    /// Reading from or writing to that side failed.
+    Failed(io::Error),
+    /// The browser broke the WebSocket protocol.
+    Protocol(ProtocolError),
+    /// That side accepted none of the bytes waiting for it for this long.
+    Stalled(Duration),
+    /// The VNC server sent nothing within this time.
+    Silent(Duration),
+    /// The VNC server could not be reached.
+    Unreachable(String),
+    /// The RFB security handshake failed (the browser was told in RFB terms).
+    Handshake(String),
+    /// The proxy ended it.
+    Policy(Policy),
+}
+
+/// The end of a session.
+#[derive(Debug)]
+pub(crate) struct SessionEnd {
+    /// Who ended it.
+    pub side: Side,
+    /// How.
+    pub kind: EndKind,
+}
+
+impl SessionEnd {
+    /// An ending on `side`.
+    pub(crate) fn new(side: Side, kind: EndKind) -> Self {
+        SessionEnd { side, kind }
+    }
+
+    /// An ending by policy.
+    pub(crate) fn policy(p: Policy) -> Self {
+        SessionEnd { side: Side::Proxy, kind: EndKind::Policy(p) }
+    }
+
+    /// Whether the VNC server's side ended it (closed, failed, stalled), so that a stopped VM can
+    /// still be told apart from a VNC server that went away.
+    pub(crate) fn is_server_gone(&self) -> bool {
+        self.side == Side::VncServer && matches!(self.kind, EndKind::Closed | EndKind::Failed(_))
+    }
+
+    /// Whether a policy ended it (its teardown is held to a second).
+    pub(crate) fn is_policy(&self) -> bool {
+        matches!(self.kind, EndKind::Policy(_))
+    }
+}
+
+impl fmt::Display for SessionEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let side = match self.side {
+            Side::Browser => "browser",
+            Side::VncServer => "VNC server",
+            Side::Proxy => "proxy",
+        };
+        match &self.kind {
+            EndKind::Closed => write!(f, "{side} closed the connection"),
+            EndKind::Failed(e) => write!(f, "{side} connection failed: {e}"),
+            EndKind::Protocol(e) => write!(f, "{side} broke the WebSocket protocol: {e}"),
+            EndKind::Stalled(d) => write!(f, "{side} accepted nothing for {} s", d.as_secs()),
+            EndKind::Silent(d) => write!(f, "{side} sent nothing within {:.1} s", d.as_secs_f32()),
+            EndKind::Unreachable(e) => write!(f, "{side} unreachable: {e}"),
+            EndKind::Handshake(e) => write!(f, "security handshake failed ({side}'s fault): {e}"),
+            EndKind::Policy(p) => write!(f, "ended by policy: {p:?}"),
+        }
+    }
+}
