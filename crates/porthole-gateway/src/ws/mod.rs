@@ -19,6 +19,7 @@ use axum::response::{IntoResponse as _, Response};
 use futures_util::SinkExt as _;
 use http::header::{HOST, ORIGIN, UPGRADE};
 use http::StatusCode;
+use porthole_compute::Endpoint;
 use porthole_tokens::{ConnectInfo, Token};
 use std::net::SocketAddr;
 use tokio::sync::OwnedSemaphorePermit;
@@ -57,7 +58,11 @@ async fn websocket(state: AppState, req: Request) -> Response {
             return refuse(StatusCode::SERVICE_UNAVAILABLE, "Token store unavailable");
         }
     };
-    if !state.inventory.endpoint_matches(info.instance_uuid, &info.host, info.port).await {
+    let Some(ep) = crate::console::compute_endpoint(&info.endpoint) else {
+        warn!(?peer, instance = %info.instance_uuid, endpoint = %info.endpoint, "console refused: this proxy cannot open such an endpoint");
+        return refuse(StatusCode::UNAUTHORIZED, "Invalid or expired token");
+    };
+    if !state.inventory.endpoint_matches(info.instance_uuid, &ep.host, ep.port).await {
         warn!(?peer, instance = %info.instance_uuid, "console refused: endpoint no longer belongs to the instance");
         return refuse(StatusCode::UNAUTHORIZED, "Invalid or expired token");
     }
@@ -89,15 +94,15 @@ async fn websocket(state: AppState, req: Request) -> Response {
         return refuse(StatusCode::INTERNAL_SERVER_ERROR, "Connection cannot be upgraded");
     };
     let span = tracing::info_span!("session", peer = ?peer, instance = %info.instance_uuid,
-        target = %format_args!("{}:{}", info.host, info.port), token_id = %token.hash().short());
-    upgrade::upgrade(accepted, on_upgrade, move |socket| run_session(socket, info, state, permit).instrument(span))
+        target = %info.endpoint, token_id = %token.hash().short());
+    upgrade::upgrade(accepted, on_upgrade, move |socket| run_session(socket, info, ep, state, permit).instrument(span))
 }
 
-async fn run_session(mut socket: WsConn, info: ConnectInfo, state: AppState, _permit: OwnedSemaphorePermit) {
+async fn run_session(mut socket: WsConn, info: ConnectInfo, ep: Endpoint, state: AppState, _permit: OwnedSemaphorePermit) {
     let mut guard = state.sessions.register(info.instance_uuid);
     let settings = &state.settings;
     let inventory = &state.inventory;
-    let tcp = match inventory.open_console(info.instance_uuid, &info.host, info.port, settings.connect_timeout).await {
+    let tcp = match inventory.open_console(info.instance_uuid, &ep.host, ep.port, settings.connect_timeout).await {
         Ok(tcp) => tcp,
         Err(e) => {
             warn!(cause = %e, "target unreachable");
@@ -108,7 +113,7 @@ async fn run_session(mut socket: WsConn, info: ConnectInfo, state: AppState, _pe
     };
     let upstream = if settings.security.enabled() {
         let password = state.inventory.vnc_password(info.instance_uuid).await.map(String::into_bytes);
-        match crate::security::secure(&mut socket, tcp, &settings.security, password, &info.host).await {
+        match crate::security::secure(&mut socket, tcp, &settings.security, password, &ep.host).await {
             Ok(secured) => secured,
             Err(e) => {
                 warn!(cause = %e.log, "VNC security handshake failed");
@@ -142,7 +147,7 @@ async fn run_session(mut socket: WsConn, info: ConnectInfo, state: AppState, _pe
     };
     let mut end = relay(&mut socket, upstream, close, settings.idle_timeout).await;
     if end == RelayEnd::UpstreamClosed {
-        end = why_target_closed(&state, &info, &mut guard.closed).await;
+        end = why_target_closed(&state, &info, &ep, &mut guard.closed).await;
     }
     close_ws(&mut socket, close_frame(&end)).await;
     info!(end = ?end, "session ended");
@@ -153,13 +158,18 @@ const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A VM's VNC server closes its socket a moment before libvirt reports the VM stopped: tell the
 /// two apart, so that a stopped VM's sessions end with 1008 as its revoked tokens do.
-async fn why_target_closed(state: &AppState, info: &ConnectInfo, revoked: &mut tokio::sync::oneshot::Receiver<PolicyClose>) -> RelayEnd {
+async fn why_target_closed(
+    state: &AppState,
+    info: &ConnectInfo,
+    ep: &Endpoint,
+    revoked: &mut tokio::sync::oneshot::Receiver<PolicyClose>,
+) -> RelayEnd {
     if !state.inventory.managed(info.instance_uuid).await {
         return RelayEnd::UpstreamClosed;
     }
     let deadline = tokio::time::Instant::now() + STOP_GRACE;
     loop {
-        if !state.inventory.endpoint_matches(info.instance_uuid, &info.host, info.port).await {
+        if !state.inventory.endpoint_matches(info.instance_uuid, &ep.host, ep.port).await {
             return RelayEnd::Policy("Instance stopped");
         }
         tokio::select! {
