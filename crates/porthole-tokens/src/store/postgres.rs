@@ -158,6 +158,7 @@ pub async fn scratch_schema(url: &str) -> Result<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     /// The server the PostgreSQL tests use: `scripts/postgres-up.sh` starts one and prints its URL.
     async fn scratch_store() -> super::PostgresStore {
@@ -168,4 +169,19 @@ mod tests {
     }
 
     crate::store_conformance_tests!(scratch_store().await, #[ignore = "needs PostgreSQL"]);
+
+    #[tokio::test]
+    async fn a_server_that_does_not_answer_is_unavailable_and_the_password_stays_out() {
+        // A port nothing listens on: bound, then closed.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("postgres://porthole:s3cret@127.0.0.1:{port}/porthole");
+        let secs = std::time::Duration::from_secs;
+        let options = super::StoreOptions { acquire_timeout: secs(1), connect_timeout: secs(2), ..Default::default() };
+        let started = std::time::Instant::now();
+        let err = super::PostgresStore::open(&url, &options).await.unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+        assert!(err.is_unavailable(), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains(&format!("127.0.0.1:{port}")) && !message.contains("s3cret"), "{message}");
+    }
 }
