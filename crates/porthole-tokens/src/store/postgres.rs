@@ -178,7 +178,9 @@ mod tests {
         let secs = std::time::Duration::from_secs;
         let options = super::StoreOptions { acquire_timeout: secs(1), connect_timeout: secs(2), ..Default::default() };
         let started = std::time::Instant::now();
-        let err = super::PostgresStore::open(&url, &options).await.unwrap_err();
+        // Spawned, as a reload would: the future of `open` must be `Send` for any borrow.
+        let open = tokio::spawn(async move { super::PostgresStore::open(&url, &options).await });
+        let err = open.await.unwrap().unwrap_err();
         assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
         assert!(err.is_unavailable(), "{err:?}");
         let message = err.to_string();

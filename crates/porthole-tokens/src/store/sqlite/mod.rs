@@ -60,7 +60,7 @@ impl SqliteStore {
             .connect_with(opts)
             .await
             .map_err(sqlite_error)?;
-        MIGRATOR.run(&pool).await?;
+        MIGRATOR.run_direct(&mut *pool.acquire().await.map_err(sqlite_error)?).await?;
         Ok(SqliteStore { pool, file: None })
     }
 

@@ -160,6 +160,18 @@ async fn a_replaced_file_is_noticed() {
 }
 
 #[tokio::test]
+async fn stores_open_inside_spawned_tasks() {
+    // `open` is called from spawned tasks (reloads, tests): its future must be `Send` for any borrow.
+    let memory = tokio::spawn(async { SqliteStore::open("sqlite::memory:", &StoreOptions::default()).await });
+    assert!(memory.await.unwrap().unwrap().path().is_none());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let url = url(&path);
+    let file = tokio::spawn(async move { SqliteStore::open(&url, &StoreOptions::default()).await });
+    assert_eq!(file.await.unwrap().unwrap().path(), Some(path.as_path()));
+}
+
+#[tokio::test]
 async fn a_store_path_in_a_missing_directory_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let err = SqliteStore::open(&url(&dir.path().join("no/such/dir/p.db")), &StoreOptions::default()).await.unwrap_err();
