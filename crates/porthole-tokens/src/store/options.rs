@@ -14,7 +14,8 @@ pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 /// A connection is replaced after this long (PostgreSQL fail-overs, server-side memory).
 pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(1800);
-/// How long opening the store may take at start: connecting and bringing the schema up to date.
+/// PostgreSQL: how long opening the store may take at start, connecting and bringing the schema up
+/// to date (SQLite's waits are bounded by [`DEFAULT_BUSY_TIMEOUT`]).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// SQLite: how long a write waits for another connection or process to finish its write.
 /// 400 concurrent `porthole console url` processes on two cores finish within it.

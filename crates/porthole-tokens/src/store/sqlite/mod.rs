@@ -38,16 +38,14 @@ impl SqliteStore {
         let base = SqliteConnectOptions::from_str(url)
             .map_err(|e| Error::StoreUrl { url: url.to_owned(), reason: e.to_string() })?
             .busy_timeout(options.busy_timeout);
-        let open = async {
-            if url.contains(":memory:") {
-                Self::open_memory(base).await
-            } else {
-                Self::open_file(url, base, options).await
-            }
-        };
-        tokio::time::timeout(options.connect_timeout, open)
-            .await
-            .map_err(|_| Unavailable::Database(format!("opening {url} took longer than {:?} (connect_timeout)", options.connect_timeout)))?
+        // No `connect_timeout` here: a local file's only wait is for other writers' lock, which
+        // `busy_timeout` bounds per statement (hundreds of processes opening a new file at once
+        // take their turns at creating the schema).
+        if url.contains(":memory:") {
+            Self::open_memory(base).await
+        } else {
+            Self::open_file(url, base, options).await
+        }
     }
 
     async fn open_memory(opts: SqliteConnectOptions) -> Result<Self> {
