@@ -2,9 +2,10 @@
 //! the access URL. The CLI's `console url` and the API's remote-consoles both come here.
 
 use porthole_compute::domain_xml::Listen;
+use porthole_compute::upstream::GRAPHICS_FD_SCHEME;
 use porthole_compute::{Endpoint, Instance, Inventory, LookupError};
 use porthole_tokens::auth::{ConsoleTarget, Minted};
-use porthole_tokens::ConsoleAuth;
+use porthole_tokens::{ConsoleAuth, ConsoleType, TokenEndpoint};
 use std::time::Duration;
 
 /// Why no console could be minted.
@@ -58,7 +59,50 @@ pub async fn mint_console(
 ) -> Result<(Instance, Minted), ConsoleError> {
     let instance = inventory.find(key).await?;
     let ep = console_endpoint(&instance)?;
-    let target = ConsoleTarget { instance_uuid: instance.uuid, host: ep.host, port: ep.port };
+    let target = ConsoleTarget { instance_uuid: instance.uuid, console_type: ConsoleType::Novnc, endpoint: token_endpoint(&ep) };
     let minted = auth.authorize(&target, base, ttl).await?;
     Ok((instance, minted))
+}
+
+/// Compute's endpoint as the token store keeps it: the one place where a `graphics-fd://NODE` host
+/// becomes [`TokenEndpoint::GraphicsFd`].
+pub fn token_endpoint(ep: &Endpoint) -> TokenEndpoint {
+    match ep.host.strip_prefix(GRAPHICS_FD_SCHEME) {
+        Some(node) => TokenEndpoint::GraphicsFd { node: node.to_owned() },
+        None => TokenEndpoint::Tcp { host: ep.host.clone(), port: ep.port },
+    }
+}
+
+/// The way back, for the inventory's calls that still take compute's endpoint (host, port).
+/// `None` for a console stream, which compute cannot open yet.
+pub(crate) fn compute_endpoint(ep: &TokenEndpoint) -> Option<Endpoint> {
+    match ep {
+        TokenEndpoint::Tcp { host, port } => Some(Endpoint { host: host.clone(), port: *port }),
+        TokenEndpoint::GraphicsFd { node } => Some(Endpoint { host: format!("{GRAPHICS_FD_SCHEME}{node}"), port: 0 }),
+        _ => None,
+    }
+}
+
+/// Whether a token's endpoint is still its instance's (CVE-2013-0335), asked of the live inventory.
+pub(crate) async fn endpoint_matches(inventory: &dyn Inventory, info: &porthole_tokens::ConnectInfo) -> bool {
+    match compute_endpoint(&info.endpoint) {
+        Some(ep) => inventory.endpoint_matches(info.instance_uuid, &ep.host, ep.port).await,
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graphics_fd_hosts_become_typed_endpoints_and_back() {
+        let fd = Endpoint { host: "graphics-fd://kvm1".into(), port: 0 };
+        assert_eq!(token_endpoint(&fd), TokenEndpoint::GraphicsFd { node: "kvm1".into() });
+        assert_eq!(compute_endpoint(&token_endpoint(&fd)), Some(fd));
+        let tcp = Endpoint { host: "10.0.0.5".into(), port: 5907 };
+        assert_eq!(token_endpoint(&tcp), TokenEndpoint::Tcp { host: "10.0.0.5".into(), port: 5907 });
+        assert_eq!(compute_endpoint(&token_endpoint(&tcp)), Some(tcp));
+        assert_eq!(compute_endpoint(&TokenEndpoint::ConsoleStream { node: "kvm1".into() }), None);
+    }
 }

@@ -79,7 +79,8 @@ fn the_data_path_points_one_way() {
     let g = graph();
     let uses = |a: &str, b: &str| g.get(a).is_some_and(|s| s.contains(b));
     // The session path: the edge admits, then runs the session; the session drives upstream and relay.
-    for (from, to) in [("admission", "session"), ("admission", "edge"), ("upstream", "relay"), ("relay", "upstream"), ("relay", "session")] {
+    for (from, to) in [("admission", "session"), ("admission", "edge"), ("upstream", "relay"), ("relay", "upstream"), ("relay", "session")]
+    {
         assert!(!uses(from, to), "{from} must not use {to}: {g:#?}");
     }
     for leaf in ["live", "settings", "end", "throttle", "redact"] {

@@ -9,7 +9,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use porthole_gateway::live::Policy;
 use porthole_gateway::Settings;
 use porthole_testkit::FakeVncServer;
-use porthole_tokens::{ConnectInfo, Token, TokenStore as _};
+use porthole_tokens::{ConnectInfo, Token, TokenEndpoint, TokenStore as _};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -123,7 +123,8 @@ async fn token_for_a_port_that_no_longer_belongs_to_the_instance_gets_401() {
     let gw = start(&[("echo", echo.addr())], Settings::default()).await;
     let stale = Token::generate();
     let m = gw.mint("echo").await;
-    let info = ConnectInfo { port: m.info.port.wrapping_add(1), ..m.info.clone() };
+    let TokenEndpoint::Tcp { host, port } = m.info.endpoint.clone() else { panic!("a static target has a TCP endpoint") };
+    let info = ConnectInfo { endpoint: TokenEndpoint::Tcp { host, port: port.wrapping_add(1) }, ..m.info.clone() };
     gw.store.insert(&stale.hash(), &info).await.unwrap();
     assert_eq!(http_status(&connect(&gw.ws_url(stale.expose()), &[]).await.unwrap_err()), 401);
 }

@@ -1,6 +1,6 @@
 //! [`ConsoleAuth`]: mints tokens with connect info, validates them, revokes per instance, purges.
 
-use crate::store::{ConnectInfo, TokenStore};
+use crate::store::{ConnectInfo, ConsoleType, Lookup, TokenEndpoint, TokenStore};
 use crate::{access_url, Clock, Result, Token};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,14 +17,14 @@ pub struct ConsoleAuth {
 }
 
 /// Where a console lives, before a token is minted for it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsoleTarget {
     /// The instance the console belongs to.
     pub instance_uuid: Uuid,
-    /// Host the proxy connects to.
-    pub host: String,
-    /// VNC port on that host.
-    pub port: u16,
+    /// The kind of console.
+    pub console_type: ConsoleType,
+    /// Where the proxy reaches it.
+    pub endpoint: TokenEndpoint,
 }
 
 /// A freshly minted token and the URL to hand out.
@@ -44,15 +44,14 @@ impl ConsoleAuth {
         ConsoleAuth { store, clock }
     }
 
-    /// Mints a noVNC token valid for `ttl` and returns it with its access URL.
+    /// Mints a token valid for `ttl` and returns it with its access URL.
     pub async fn authorize(&self, target: &ConsoleTarget, base: &str, ttl: Duration) -> Result<Minted> {
         access_url::parse_base(base)?;
         let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
         let info = ConnectInfo {
             instance_uuid: target.instance_uuid,
-            console_type: "novnc".to_owned(),
-            host: target.host.clone(),
-            port: target.port,
+            console_type: target.console_type,
+            endpoint: target.endpoint.clone(),
             internal_access_path: None,
             access_url_base: base.to_owned(),
             expires: self.clock.now().saturating_add(ttl),
@@ -63,25 +62,27 @@ impl ConsoleAuth {
         Ok(Minted { token, url, info })
     }
 
+    /// What the store knows about a presented token now; an empty token is [`Lookup::Unknown`].
+    pub async fn lookup(&self, token: &Token) -> Result<Lookup> {
+        if token.expose().is_empty() {
+            return Ok(Lookup::Unknown);
+        }
+        self.store.lookup(&token.hash(), self.clock.now()).await
+    }
+
     /// The connect info of a valid token; `None` for an empty, unknown, expired or revoked one.
     pub async fn validate(&self, token: &Token) -> Result<Option<ConnectInfo>> {
-        if token.expose().is_empty() {
-            return Ok(None);
-        }
-        self.store.validate(&token.hash(), self.clock.now()).await
+        Ok(self.lookup(token).await?.valid())
     }
 
-    /// What a presented token is: valid (with its connect info), expired, revoked or unknown.
-    pub async fn lookup(&self, token: &Token) -> Result<crate::store::Lookup> {
-        Ok(match self.validate(token).await? {
-            Some(info) => crate::store::Lookup::Valid(info),
-            None => crate::store::Lookup::Unknown,
-        })
-    }
-
-    /// Revokes every token of an instance.
+    /// Revokes every token of an instance; returns how many were still unrevoked.
     pub async fn revoke_instance(&self, instance: Uuid) -> Result<u64> {
-        self.store.revoke_instance(instance).await
+        self.store.revoke_instance(instance, self.clock.now()).await
+    }
+
+    /// Whether the store can serve (see [`TokenStore::health`]).
+    pub async fn health(&self) -> Result<()> {
+        self.store.health().await
     }
 
     /// Deletes expired tokens now.
@@ -119,7 +120,11 @@ mod tests {
     }
 
     fn target() -> ConsoleTarget {
-        ConsoleTarget { instance_uuid: Uuid::new_v4(), host: "127.0.0.1".into(), port: 5900 }
+        ConsoleTarget {
+            instance_uuid: Uuid::new_v4(),
+            console_type: ConsoleType::Novnc,
+            endpoint: TokenEndpoint::Tcp { host: "127.0.0.1".into(), port: 5900 },
+        }
     }
 
     const BASE: &str = "http://127.0.0.1:6080/vnc_lite.html";
@@ -170,5 +175,27 @@ mod tests {
         let m = auth.authorize(&t, BASE, Duration::from_secs(60)).await.unwrap();
         assert_eq!(auth.revoke_instance(t.instance_uuid).await.unwrap(), 1);
         assert!(auth.validate(&m.token).await.unwrap().is_none());
+        assert_eq!(auth.lookup(&m.token).await.unwrap(), Lookup::Revoked);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lookup_tells_expired_from_unknown() {
+        let auth = auth().await;
+        let m = auth.authorize(&target(), BASE, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(auth.lookup(&m.token).await.unwrap(), Lookup::Valid(m.info.clone()));
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(auth.lookup(&m.token).await.unwrap(), Lookup::Expired);
+        assert_eq!(auth.lookup(&Token::generate()).await.unwrap(), Lookup::Unknown);
+        assert_eq!(auth.lookup(&Token::from_presented("")).await.unwrap(), Lookup::Unknown);
+    }
+
+    #[tokio::test]
+    async fn serial_targets_mint_serial_tokens() {
+        let auth = auth().await;
+        let t =
+            ConsoleTarget { console_type: ConsoleType::Serial, endpoint: TokenEndpoint::ConsoleStream { node: "kvm1".into() }, ..target() };
+        let m = auth.authorize(&t, BASE, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(m.info.console_type, ConsoleType::Serial);
+        assert_eq!(auth.validate(&m.token).await.unwrap().map(|i| i.endpoint), Some(t.endpoint));
     }
 }

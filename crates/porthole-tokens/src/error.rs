@@ -1,4 +1,7 @@
-//! Errors of token minting and of the token stores.
+//! Errors of token minting and of the token stores. [`Error::Unavailable`] is the store being down
+//! (answer 503 and retry later); the other variants are bad input or a bug.
+
+use std::path::PathBuf;
 
 /// What went wrong in this crate.
 #[derive(Debug, thiserror::Error)]
@@ -12,7 +15,10 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
-    /// The store's database failed (connection, I/O, SQL).
+    /// The store cannot serve now: its database is unreachable or busy, or its file is gone.
+    #[error("token store unavailable: {0}")]
+    Unavailable(#[from] Unavailable),
+    /// The database refused a statement for another reason (a schema it does not expect, a bug).
     #[error("token store: {0}")]
     Backend(String),
     /// A row in the store could not be turned back into connect info.
@@ -31,9 +37,57 @@ pub enum Error {
     },
 }
 
+/// Why the store cannot serve now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unavailable {
+    /// The SQLite file the store opened was deleted: tokens minted now would be lost, and
+    /// processes that open the path anew would not see them.
+    #[error("the SQLite file {} was deleted while in use; restore it or restart Porthole", path.display())]
+    FileDeleted {
+        /// The file's path.
+        path: PathBuf,
+    },
+    /// Another file now stands at the SQLite path (a different device and inode than the one opened).
+    #[error("the SQLite file {} was replaced by another file while in use; restart Porthole to use the new one", path.display())]
+    FileReplaced {
+        /// The file's path.
+        path: PathBuf,
+    },
+    /// The database did not answer in time, refused or dropped the connection, or is busy,
+    /// read-only or out of space.
+    #[error("{0}")]
+    Database(String),
+}
+
+impl Error {
+    /// Whether the store is down (answer 503, try again later) rather than the request being bad.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Error::Unavailable(_))
+    }
+}
+
+/// Driver errors that are not about a particular statement: the connection or the pool.
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Error::Backend(e.to_string())
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => Error::Unavailable(Unavailable::Database(e.to_string())),
+            other => Error::Backend(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        match e {
+            sqlx::migrate::MigrateError::Execute(e) => Error::from(e),
+            other => Error::Backend(format!("migrating the schema: {other}")),
+        }
     }
 }
 

@@ -185,18 +185,57 @@ impl Vnc {
     }
 }
 
-/// `[consoleauth]`: tokens.
+/// `[consoleauth]`: tokens, and the store's connection pool (durations in seconds; the defaults
+/// are porthole-tokens' `DEFAULT_*`).
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConsoleAuth {
     pub token_ttl: u64,
     pub store: String,
     pub enforce_session_timeout: bool,
+    pub pool_max_connections: u32,
+    pub pool_min_connections: u32,
+    pub pool_acquire_timeout: u64,
+    /// 0 = idle connections stay open.
+    pub pool_idle_timeout: u64,
+    /// 0 = connections are never replaced for age.
+    pub pool_max_lifetime: u64,
+    pub store_connect_timeout: u64,
+    pub sqlite_busy_timeout: u64,
 }
 
 impl Default for ConsoleAuth {
     fn default() -> Self {
-        ConsoleAuth { token_ttl: DEFAULT_TOKEN_TTL, store: DEFAULT_STORE.into(), enforce_session_timeout: false }
+        use porthole_tokens::store as s;
+        ConsoleAuth {
+            token_ttl: DEFAULT_TOKEN_TTL,
+            store: DEFAULT_STORE.into(),
+            enforce_session_timeout: false,
+            pool_max_connections: s::DEFAULT_MAX_CONNECTIONS,
+            pool_min_connections: s::DEFAULT_MIN_CONNECTIONS,
+            pool_acquire_timeout: s::DEFAULT_ACQUIRE_TIMEOUT.as_secs(),
+            pool_idle_timeout: s::DEFAULT_IDLE_TIMEOUT.as_secs(),
+            pool_max_lifetime: s::DEFAULT_MAX_LIFETIME.as_secs(),
+            store_connect_timeout: s::DEFAULT_CONNECT_TIMEOUT.as_secs(),
+            sqlite_busy_timeout: s::DEFAULT_BUSY_TIMEOUT.as_secs(),
+        }
+    }
+}
+
+impl ConsoleAuth {
+    /// The store's pool sizes and timeouts.
+    pub fn store_options(&self) -> porthole_tokens::StoreOptions {
+        let secs = std::time::Duration::from_secs;
+        let never_if_zero = |n: u64| (n > 0).then(|| secs(n));
+        let mut o = porthole_tokens::StoreOptions::default();
+        o.max_connections = self.pool_max_connections;
+        o.min_connections = self.pool_min_connections;
+        o.acquire_timeout = secs(self.pool_acquire_timeout);
+        o.idle_timeout = never_if_zero(self.pool_idle_timeout);
+        o.max_lifetime = never_if_zero(self.pool_max_lifetime);
+        o.connect_timeout = secs(self.store_connect_timeout);
+        o.busy_timeout = secs(self.sqlite_busy_timeout);
+        o
     }
 }
 
@@ -300,9 +339,14 @@ impl Config {
             p.push("[consoleauth] token_ttl must be at least 1 second".into());
         }
         let store = &self.consoleauth.store;
-        if !(store.starts_with("sqlite:") || store == "memory:") {
-            p.push(format!("[consoleauth] store = {:?}: expected sqlite://PATH", porthole_tokens::store::redact(store)));
+        let known = ["sqlite:", "postgres://", "postgresql://"].iter().any(|s| store.starts_with(s)) || store == "memory:";
+        if !known {
+            p.push(format!(
+                "[consoleauth] store = {:?}: expected sqlite://PATH or postgres://USER@HOST/DATABASE",
+                porthole_tokens::store::redact(store)
+            ));
         }
+        p.extend(self.consoleauth.store_options().problems().into_iter().map(|line| format!("[consoleauth] {line}")));
         self.target_problems(&mut p);
         self.node_problems(&mut p);
         for n in &self.audit.management_networks {

@@ -122,7 +122,7 @@ async fn token_checks(state: &AppState, req: Request<'_>, token: &Token) -> Resu
         forwarded_proto: forwarded_proto(req.headers),
     };
     check_origin(origin_req, &state.settings.allowed_origins, &info.access_url_base).map_err(Refusal::Origin)?;
-    if !state.inventory.endpoint_matches(info.instance_uuid, &info.host, info.port).await {
+    if !crate::mint::endpoint_matches(state.inventory.as_ref(), &info).await {
         return Err(Refusal::Moved);
     }
     Ok(info)

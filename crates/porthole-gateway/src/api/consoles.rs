@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use porthole_tokens::Token;
+use porthole_tokens::{Token, TokenEndpoint};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -81,7 +81,7 @@ pub(crate) struct ConsoleConnectInfo {
     pub instance_uuid: String,
     /// Where the proxy connects.
     pub host: String,
-    /// The VNC port (0 for a graphics-fd node).
+    /// The VNC port (0 for an endpoint libvirt holds: graphics-fd or console stream, whose node is in `host`).
     pub port: u16,
     /// Always null: libvirt does not use it.
     pub internal_access_path: Option<String>,
@@ -98,6 +98,16 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("Invalid input for the request body: {e}")))
 }
 
+/// A store that is down answers 503 (the cause goes to the log); anything else is a 500.
+fn store_error(e: porthole_tokens::Error) -> ApiError {
+    if e.is_unavailable() {
+        tracing::warn!(cause = %e, "console token store unavailable");
+        ApiError::Unavailable("The console token store is unavailable; try again later.".into())
+    } else {
+        ApiError::Internal(e.to_string())
+    }
+}
+
 async fn novnc_url(state: &AppState, caller: &Caller, id: &str) -> Result<String, ApiError> {
     let instance = by_id(state, id).await?;
     let s = &state.settings;
@@ -105,7 +115,7 @@ async fn novnc_url(state: &AppState, caller: &Caller, id: &str) -> Result<String
         .await
         .map_err(|e| match e {
             ConsoleError::Lookup(l) => ApiError::Unavailable(l.to_string()),
-            ConsoleError::Store(s) => ApiError::Internal(s.to_string()),
+            ConsoleError::Store(s) => store_error(s),
             other => ApiError::Conflict(format!("{other}.")),
         })?;
     tracing::info!(instance = %instance.uuid, key = %caller.name, "console URL minted through the API");
@@ -190,13 +200,19 @@ pub(crate) async fn token_info(
     Path(token): Path<String>,
 ) -> Result<Json<ConsoleConnectInfoDoc>, ApiError> {
     caller.require_admin("os_compute_api:os-console-auth-tokens")?;
-    let info = state.auth.validate(&Token::from_presented(&token)).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let info = state.auth.validate(&Token::from_presented(&token)).await.map_err(store_error)?;
     let info = info.ok_or_else(|| ApiError::NotFound("Token not found".into()))?;
+    // Nova's shape has only host and port: a libvirt-held endpoint shows its node and port 0.
+    let (host, port) = match info.endpoint {
+        TokenEndpoint::Tcp { host, port } => (host, port),
+        TokenEndpoint::GraphicsFd { node } | TokenEndpoint::ConsoleStream { node } => (node, 0),
+        _ => (String::new(), 0),
+    };
     Ok(Json(ConsoleConnectInfoDoc {
         console: ConsoleConnectInfo {
             instance_uuid: info.instance_uuid.to_string(),
-            host: info.host,
-            port: info.port,
+            host,
+            port,
             internal_access_path: info.internal_access_path,
         },
     }))

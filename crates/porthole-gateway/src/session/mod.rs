@@ -128,7 +128,7 @@ async fn why_server_gone(state: &AppState, info: &ConnectInfo, policies: &mut Po
     }
     let deadline = Instant::now() + STOP_GRACE;
     while Instant::now() < deadline {
-        if !state.inventory.endpoint_matches(info.instance_uuid, &info.host, info.port).await {
+        if !crate::mint::endpoint_matches(state.inventory.as_ref(), info).await {
             return Some(SessionEnd::policy(Policy::InstanceStopped));
         }
         tokio::select! {

@@ -43,13 +43,16 @@ pub(crate) async fn connect<B: Transport>(
     inventory: &dyn Inventory,
     settings: &Settings,
 ) -> Result<VncStream, SessionEnd> {
-    let opened = inventory.open_console(info.instance_uuid, &info.host, info.port, settings.connect_timeout).await;
-    let vnc = VncStream::from(opened.map_err(|e| SessionEnd::new(Side::VncServer, EndKind::Unreachable(e.to_string())))?);
+    let unreachable = |e: String| SessionEnd::new(Side::VncServer, EndKind::Unreachable(e));
+    let ep =
+        crate::mint::compute_endpoint(&info.endpoint).ok_or_else(|| unreachable(format!("{} is not a VNC endpoint", info.endpoint)))?;
+    let opened = inventory.open_console(info.instance_uuid, &ep.host, ep.port, settings.connect_timeout).await;
+    let vnc = VncStream::from(opened.map_err(|e| unreachable(e.to_string()))?);
     if !settings.security.enabled() {
         return Ok(vnc);
     }
     let password = inventory.vnc_password(info.instance_uuid).await.map(String::into_bytes);
-    security::secure(ws, vnc, &settings.security, password, &info.host).await.map_err(|e| {
+    security::secure(ws, vnc, &settings.security, password, &ep.host).await.map_err(|e| {
         let side = if e.browser_fault { Side::Browser } else { Side::VncServer };
         SessionEnd::new(side, EndKind::Handshake(e.log))
     })

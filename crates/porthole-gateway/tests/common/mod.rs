@@ -86,7 +86,11 @@ impl Gateway {
         use porthole_gateway::inventory::Inventory as _;
         let inst = self.inventory.find(name).await.unwrap();
         let ep = inst.vnc.unwrap();
-        let target = ConsoleTarget { instance_uuid: inst.uuid, host: ep.host, port: ep.port };
+        let target = ConsoleTarget {
+            instance_uuid: inst.uuid,
+            console_type: porthole_tokens::ConsoleType::Novnc,
+            endpoint: porthole_gateway::mint::token_endpoint(&ep),
+        };
         self.auth.authorize(&target, &self.base(), ttl).await.unwrap()
     }
 

@@ -1,77 +1,66 @@
 //! The token store: what a backend must do, and how a store URL picks one.
+//!
+//! Backends: [`SqliteStore`] (embedded, the default), [`PostgresStore`] (shared by several
+//! proxies), [`MemoryStore`] (tests, throwaway runs). SQLite and PostgreSQL get their schema from
+//! the migrations in `migrations/<backend>/`, applied by `sqlx::migrate!` when the store opens.
 
 pub mod conformance;
 mod memory;
+mod options;
+mod postgres;
 mod sqlite;
 
 pub use memory::MemoryStore;
+pub use options::*;
+#[doc(hidden)]
+pub use postgres::scratch_schema;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
-use crate::{Error, Result, TokenHash};
+pub use crate::record::{ConnectInfo, ConsoleType, Lookup, TokenEndpoint};
+use crate::{Error, Result, TokenHash, Unavailable};
 use async_trait::async_trait;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// What the proxy needs to reach a console, stored next to the token's hash.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConnectInfo {
-    /// The instance (VM or static target) the token opens.
-    pub instance_uuid: Uuid,
-    /// `novnc` for the consoles this proxy serves.
-    pub console_type: String,
-    /// Where the proxy connects: the node's `proxyclient_address` or the target's host.
-    pub host: String,
-    /// The VNC server's TCP port.
-    pub port: u16,
-    /// Nova's legacy HTTP CONNECT path; unused by libvirt, kept for API compatibility.
-    pub internal_access_path: Option<String>,
-    /// The `novncproxy_base_url` the access URL was built from; the Origin scheme check uses it.
-    pub access_url_base: String,
-    /// Expiry in epoch seconds; the token is valid while `expires > now`.
-    pub expires: i64,
-}
-
-/// What a token lookup found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Lookup {
-    /// A valid token and what it opens.
-    Valid(ConnectInfo),
-    /// The token existed and expired.
-    Expired,
-    /// The token was revoked.
-    Revoked,
-    /// No such token.
-    Unknown,
-}
-
 /// A place to keep token hashes. Every backend passes the suite in [`conformance`].
+///
+/// Any method may fail with [`Error::Unavailable`] when the database is down or (SQLite) its file
+/// was deleted or replaced; nothing is written or read then.
 #[async_trait]
 pub trait TokenStore: Send + Sync + 'static {
     /// Stores a new token. A hash that is already stored gives [`Error::TokenInUse`].
     async fn insert(&self, hash: &TokenHash, info: &ConnectInfo) -> Result<()>;
-    /// Returns the connect info of a stored token with `expires > now`, if any.
-    async fn validate(&self, hash: &TokenHash, now: i64) -> Result<Option<ConnectInfo>>;
-    /// Deletes every token of an instance; returns how many there were.
-    async fn revoke_instance(&self, instance: Uuid) -> Result<u64>;
-    /// Deletes every token with `expires <= now`; returns how many there were.
+    /// What the store knows about a token at `now` (epoch seconds): valid while `expires > now`
+    /// and not revoked.
+    async fn lookup(&self, hash: &TokenHash, now: i64) -> Result<Lookup>;
+    /// The connect info of a [`Lookup::Valid`] token.
+    async fn validate(&self, hash: &TokenHash, now: i64) -> Result<Option<ConnectInfo>> {
+        Ok(self.lookup(hash, now).await?.valid())
+    }
+    /// Marks every not yet revoked token of an instance as revoked at `now`; returns how many.
+    /// The rows stay (lookups answer [`Lookup::Revoked`]) until the purge deletes them.
+    async fn revoke_instance(&self, instance: Uuid, now: i64) -> Result<u64>;
+    /// Deletes every token with `expires <= now`, revoked or not; returns how many there were.
     async fn purge_expired(&self, now: i64) -> Result<u64>;
+    /// Whether the store can serve: the database answers and takes writes, and (SQLite) the file
+    /// at the configured path is still the one opened. For readiness checks.
+    async fn health(&self) -> Result<()>;
 }
 
-/// Opens the store named by a `[consoleauth] store` URL (`sqlite://PATH`, `sqlite::memory:`,
-/// or `memory:` for a store that lives only as long as the process).
-pub async fn open_store(url: &str) -> Result<Arc<dyn TokenStore>> {
+/// Opens the store named by a `[consoleauth] store` URL: `sqlite://PATH`, `sqlite::memory:`,
+/// `postgres://…` (or `postgresql://…`), or `memory:` for a store that lives as long as the process.
+pub async fn open_store(url: &str, options: &StoreOptions) -> Result<Arc<dyn TokenStore>> {
     if url == "memory:" {
         return Ok(Arc::new(MemoryStore::new()));
     }
     if url.starts_with("sqlite:") {
-        return Ok(Arc::new(SqliteStore::open(url).await?));
+        return Ok(Arc::new(SqliteStore::open(url, options).await?));
     }
-    let reason = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        "the PostgreSQL backend is not in this build yet; use sqlite://PATH"
-    } else {
-        "expected sqlite://PATH"
-    };
-    Err(Error::StoreUrl { url: redact(url), reason: reason.to_owned() })
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresStore::open(url, options).await?));
+    }
+    Err(Error::StoreUrl { url: redact(url), reason: "expected sqlite://PATH or postgres://USER@HOST/DATABASE".to_owned() })
 }
 
 /// Removes a password from a URL before it goes into a message.
@@ -83,4 +72,41 @@ pub fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// Maps a driver error: `unavailable(code)` says which database error codes mean the store is
+/// down rather than the statement wrong; a unique violation is [`Error::TokenInUse`].
+fn db_error(e: sqlx::Error, unavailable: fn(&str) -> bool) -> Error {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Error::TokenInUse,
+        sqlx::Error::Database(d) if d.code().is_some_and(|c| unavailable(&c)) => Error::Unavailable(Unavailable::Database(d.to_string())),
+        _ => Error::from(e),
+    }
+}
+
+/// The columns an endpoint is stored in: `endpoint_kind`, `host`, `port`, `node`.
+fn endpoint_columns(e: &TokenEndpoint) -> (&'static str, Option<&str>, Option<u16>, Option<&str>) {
+    match e {
+        TokenEndpoint::Tcp { host, port } => (e.kind(), Some(host), Some(*port), None),
+        TokenEndpoint::GraphicsFd { node } | TokenEndpoint::ConsoleStream { node } => (e.kind(), None, None, Some(node)),
+    }
+}
+
+/// The endpoint back from its columns.
+fn endpoint_from_columns(kind: &str, host: Option<String>, port: Option<i64>, node: Option<String>) -> Result<TokenEndpoint> {
+    let missing = |what: &str| Error::Decode(format!("a {kind} endpoint without {what}"));
+    match kind {
+        "tcp" => {
+            let port = port.ok_or_else(|| missing("a port"))?;
+            let port = u16::try_from(port).map_err(|_| Error::Decode(format!("port {port}")))?;
+            Ok(TokenEndpoint::Tcp { host: host.ok_or_else(|| missing("a host"))?, port })
+        }
+        "graphics-fd" => Ok(TokenEndpoint::GraphicsFd { node: node.ok_or_else(|| missing("a node"))? }),
+        "console-stream" => Ok(TokenEndpoint::ConsoleStream { node: node.ok_or_else(|| missing("a node"))? }),
+        other => Err(Error::Decode(format!("unknown endpoint kind {other:?}"))),
+    }
+}
+
+fn console_type_from_column(s: &str) -> Result<ConsoleType> {
+    s.parse().map_err(|e: crate::record::UnknownConsoleType| Error::Decode(e.to_string()))
 }

@@ -10,7 +10,7 @@ use porthole_compute::{Compute, Endpoint, StaticTargets};
 use porthole_gateway::demo::DemoServer;
 use porthole_gateway::{AppState, Settings};
 use porthole_tokens::auth::{ConsoleTarget, DEFAULT_PURGE_INTERVAL};
-use porthole_tokens::{open_store, Clock, ConsoleAuth};
+use porthole_tokens::{open_store, Clock, ConsoleAuth, ConsoleType, TokenEndpoint};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,7 +60,7 @@ fn compute(config: &Config) -> Compute {
 }
 
 async fn open_auth(config: &Config) -> anyhow::Result<ConsoleAuth> {
-    let store = open_store(&config.consoleauth.store).await.context("[consoleauth] store")?;
+    let store = open_store(&config.consoleauth.store, &config.consoleauth.store_options()).await.context("[consoleauth] store")?;
     Ok(ConsoleAuth::new(store, Clock::System))
 }
 
@@ -130,8 +130,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     if let Some(d) = &demo_server {
         let target = ConsoleTarget {
             instance_uuid: porthole_gateway::inventory::target_uuid("demo"),
-            host: "127.0.0.1".into(),
-            port: d.local_addr().port(),
+            console_type: ConsoleType::Novnc,
+            endpoint: TokenEndpoint::Tcp { host: "127.0.0.1".into(), port: d.local_addr().port() },
         };
         let minted = auth.authorize(&target, &base, Duration::from_secs(config.consoleauth.token_ttl)).await?;
         eprintln!("Demo console (valid for {} s), open in a browser:", config.consoleauth.token_ttl);

@@ -89,3 +89,37 @@ fn target_name_may_not_be_a_uuid() {
     let e = Config::from_toml_str("[[targets]]\nname = \"8d1b6a50-3c2e-4b8f-9a0e-5f1c7d2e4a61\"\nhost = \"h\"\nport = 1\n");
     assert!(e.unwrap_err().to_string().contains("UUID"));
 }
+
+#[test]
+fn store_pool_keys_reach_the_store_options() {
+    let c = Config::from_toml_str(
+        r#"
+        [consoleauth]
+        store = "postgres://porthole@db.example.com/porthole"
+        pool_max_connections = 20
+        pool_min_connections = 2
+        pool_acquire_timeout = 3
+        pool_idle_timeout = 0
+        pool_max_lifetime = 900
+        store_connect_timeout = 4
+        sqlite_busy_timeout = 60
+        "#,
+    )
+    .unwrap();
+    let o = c.consoleauth.store_options();
+    let secs = std::time::Duration::from_secs;
+    assert_eq!((o.max_connections, o.min_connections, o.acquire_timeout), (20, 2, secs(3)));
+    assert_eq!((o.idle_timeout, o.max_lifetime), (None, Some(secs(900))));
+    assert_eq!((o.connect_timeout, o.busy_timeout), (secs(4), secs(60)));
+    assert_eq!(Config::from_toml_str("").unwrap().consoleauth.store_options(), porthole_tokens::StoreOptions::default());
+}
+
+#[test]
+fn impossible_pool_sizes_are_reported() {
+    let e =
+        Config::from_toml_str("[consoleauth]\npool_max_connections = 0\npool_min_connections = 1\npool_acquire_timeout = 0\n").unwrap_err();
+    let msg = format!("{e:#}");
+    for needle in ["pool_max_connections must", "pool_min_connections (1)", "pool_acquire_timeout"] {
+        assert!(msg.contains(needle), "missing {needle}: {msg}");
+    }
+}
