@@ -5,13 +5,18 @@
 //!
 //! States are `Expect*` values: each consumes itself and returns the next, so a handshake can only
 //! move forward. "Need more bytes" is [`Outcome::NeedMore`], not an error.
+//!
+//! [`server`] is the other handshake a VNC server runs with its clients (the demo, the testkit's
+//! fake server): the same style, one peer.
 
 mod failure;
+pub mod server;
 mod states;
 #[cfg(test)]
 mod tests;
 
 pub use failure::{Culprit, Failure, AUTH_FAILED, GENERIC};
+pub use server::ServerHandshake;
 
 use crate::security;
 
