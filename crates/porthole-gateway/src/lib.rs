@@ -16,14 +16,12 @@
 //! - [`upstream`]: connecting to VNC servers.
 //! - [`relay`]: the WebSocket ⇄ TCP pump.
 //! - [`security`]: the RFB security proxy (VNC password, VeNCrypt over rustls).
-//! - [`demo`]: the built-in demo VNC server.
 
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod app;
 pub mod console;
-pub mod demo;
 /// Instances and their VNC endpoints.
 pub mod inventory {
     pub use porthole_compute::inventory::*;
