@@ -19,6 +19,7 @@ pub use failure::{Culprit, Failure, AUTH_FAILED, GENERIC};
 pub use server::ServerHandshake;
 
 use crate::security;
+use std::fmt;
 
 /// A security scheme the proxy may use toward VNC servers (`[vnc] auth_schemes`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,12 +96,23 @@ enum TenantStage {
 }
 
 /// The handshake in progress.
-#[derive(Debug)]
 pub struct ProxyHandshake {
     state: states::State,
     schemes: Vec<Scheme>,
     password: Option<Vec<u8>>,
     tenant: TenantStage,
+}
+
+impl fmt::Debug for ProxyHandshake {
+    // The VNC password never reaches a log line, not even at debug level.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxyHandshake")
+            .field("state", &self.state)
+            .field("schemes", &self.schemes)
+            .field("password", &self.password.as_ref().map(|_| ".."))
+            .field("tenant", &self.tenant)
+            .finish()
+    }
 }
 
 impl ProxyHandshake {
