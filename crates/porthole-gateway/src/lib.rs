@@ -38,7 +38,6 @@
 
 mod admission;
 mod api;
-pub mod demo;
 mod edge;
 mod end;
 pub mod live;

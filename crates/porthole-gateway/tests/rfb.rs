@@ -37,7 +37,7 @@ async fn large_framebuffer_updates_arrive_intact() {
 
 #[tokio::test]
 async fn the_demo_server_through_the_proxy() {
-    let demo = porthole_gateway::demo::DemoServer::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let demo = porthole_demo::DemoServer::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let gw = common::start(&[("demo", demo.local_addr())], Settings::default()).await;
     let m = gw.mint("demo").await;
     let (ws, _) = ws_connect(&gw.ws_url(m.token.expose()), &[]).await.unwrap();

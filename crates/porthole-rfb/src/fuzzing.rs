@@ -3,8 +3,9 @@
 
 #![doc(hidden)]
 
+use crate::handshake::server::{self, Security, ServerHandshake};
 use crate::handshake::{Outcome, ProxyHandshake, Scheme, Side};
-use crate::{ClientMessage, Reader, ServerInit};
+use crate::{ClientMessage, PixelFormat, Reader, ServerInit};
 
 /// Feeds `data` to the handshake, server and tenant bytes taken in turns from the input, the way
 /// a hostile server and browser could send them.
@@ -85,6 +86,38 @@ fn drive(hostile: &[u8], scripted: &[&[u8]], hostile_side: Side) {
                 hs = next;
             }
             Ok(Outcome::Done { .. }) | Err(_) => return,
+        }
+    }
+}
+
+/// A VNC server's handshake ([`ServerHandshake`]) with a hostile client: the first byte of `data`
+/// picks the security (even: None, odd: VNC authentication), the rest is what the client sends, in
+/// pieces whose sizes it picks too.
+pub fn server_handshake(data: &[u8]) {
+    let Some((&pick, mut rest)) = data.split_first() else { return };
+    let security = match pick % 2 {
+        0 => Security::None,
+        _ => Security::VncAuth { password: b"secret".to_vec(), challenge: [7; 16] },
+    };
+    let init = ServerInit { width: 64, height: 48, pixel_format: PixelFormat::rgbx8888(), name: b"fuzz".to_vec() };
+    let (mut hs, _) = ServerHandshake::start(security, init);
+    let mut buf = Vec::new();
+    loop {
+        match hs.handle(&buf) {
+            Ok(server::Outcome::NeedMore(next)) => {
+                hs = next;
+                let Some((&n, tail)) = rest.split_first() else { return };
+                let take = usize::from(n % 31).min(tail.len());
+                buf.extend_from_slice(&tail[..take]);
+                rest = &tail[take..];
+            }
+            Ok(server::Outcome::Progress { next, consumed, .. }) => {
+                assert!(consumed > 0 && consumed <= buf.len(), "consumed {consumed} of {}", buf.len());
+                buf.drain(..consumed);
+                hs = next;
+            }
+            Ok(server::Outcome::Done { consumed, .. }) => return assert!(consumed <= buf.len()),
+            Err(_) => return,
         }
     }
 }

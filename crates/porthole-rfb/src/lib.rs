@@ -8,7 +8,8 @@
 //! - [`codec`]: [`Reader`] over a byte slice and big-endian encoders.
 //! - [`messages`]: protocol version, pixel format, ServerInit, client messages, server messages.
 //! - [`security`]: security type numbers, VeNCrypt subtypes, the VNC authentication response.
-//! - [`handshake`]: the security proxy's handshake, browser and server sides ([`handshake::ProxyHandshake`]).
+//! - [`handshake`]: the security proxy's handshake, browser and server sides ([`handshake::ProxyHandshake`]),
+//!   and a VNC server's own handshake with its clients ([`handshake::ServerHandshake`]).
 //! - [`fuzzing`]: entry points for the fuzz targets.
 //! - [`error`]: [`Error`] and [`InvalidMessage`].
 

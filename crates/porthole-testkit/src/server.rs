@@ -1,13 +1,15 @@
 //! In-process VNC servers on 127.0.0.1:0 for tests: RFB 3.8 with raw updates (security None or VNC
-//! authentication), raw echo, greet-then-close.
+//! authentication with a random challenge), raw echo, greet-then-close. The RFB one runs the same
+//! server handshake as the demo (`porthole_demo::ServerConnection`).
 
-use bytes::{Buf as _, BytesMut};
-use porthole_rfb::messages::{encode_raw_rect_header, encode_security_result, encode_security_types, encode_update_header};
-use porthole_rfb::{ClientMessage, Error as RfbError, PixelFormat, ProtocolVersion, Reader, ServerInit};
+use porthole_demo::{ServerConnection, DEFAULT_HANDSHAKE_TIMEOUT};
+use porthole_rfb::handshake::server::Security;
+use porthole_rfb::messages::{encode_raw_rect_header, encode_update_header};
+use porthole_rfb::{ClientMessage, PixelFormat, ServerInit};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -121,7 +123,7 @@ pub fn pixel(x: u16, y: u16, frame: u32) -> u32 {
     (u32::from(x) << 16 ^ u32::from(y)).wrapping_mul(2_654_435_761).wrapping_add(frame)
 }
 
-async fn serve(mut sock: TcpStream, mode: Mode, shared: &Shared) -> std::io::Result<()> {
+async fn serve(mut sock: TcpStream, mode: Mode, shared: &Shared) -> Result<(), porthole_demo::Error> {
     let _ = sock.set_nodelay(true);
     match mode {
         Mode::Echo => {
@@ -131,76 +133,39 @@ async fn serve(mut sock: TcpStream, mode: Mode, shared: &Shared) -> std::io::Res
         }
         Mode::GreetThenClose(bytes) => {
             sock.write_all(&bytes).await?;
-            sock.shutdown().await
+            Ok(sock.shutdown().await?)
         }
         Mode::Rfb { width, height, fixed, password } => {
-            if !security(&mut sock, password.as_deref()).await? {
-                return Ok(());
-            }
-            serve_rfb(sock, width, height, fixed, shared).await
+            let security = match password {
+                Some(password) => Security::VncAuth { password, challenge: rand::random() },
+                None => Security::None,
+            };
+            let init = ServerInit { width, height, pixel_format: PixelFormat::rgbx8888(), name: b"fake".to_vec() };
+            let conn = ServerConnection::accept(sock, security, init, DEFAULT_HANDSHAKE_TIMEOUT).await?;
+            serve_rfb(conn, width, height, fixed, shared).await
         }
     }
 }
 
-/// Version and security handshake; `Ok(false)` if the client failed VNC authentication.
-async fn security(sock: &mut TcpStream, password: Option<&[u8]>) -> std::io::Result<bool> {
+/// Answers update requests with the test pattern; with `fixed`, a repeated request gets the very
+/// bytes of the last answer, computed once.
+async fn serve_rfb(
+    mut conn: ServerConnection<TcpStream>,
+    width: u16,
+    height: u16,
+    fixed: bool,
+    shared: &Shared,
+) -> Result<(), porthole_demo::Error> {
     let mut out = Vec::new();
-    ProtocolVersion::V3_8.encode(&mut out);
-    sock.write_all(&out).await?;
-    let mut buf = [0u8; 12];
-    sock.read_exact(&mut buf).await?;
-    out.clear();
-    encode_security_types(&mut out, if password.is_some() { &[2] } else { &[1] });
-    sock.write_all(&out).await?;
-    let mut choice = [0u8; 1];
-    sock.read_exact(&mut choice).await?;
-    let mut ok = true;
-    if let Some(pw) = password {
-        let challenge: [u8; 16] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11));
-        sock.write_all(&challenge).await?;
-        let mut response = [0u8; 16];
-        sock.read_exact(&mut response).await?;
-        ok = response == porthole_rfb::security::vnc_auth_response(pw, &challenge);
-    }
-    out.clear();
-    encode_security_result(&mut out, if ok { None } else { Some("authentication failed") });
-    sock.write_all(&out).await?;
-    Ok(ok)
-}
-
-async fn serve_rfb(mut sock: TcpStream, width: u16, height: u16, fixed: bool, shared: &Shared) -> std::io::Result<()> {
-    let mut out = Vec::new();
-    let mut choice = [0u8; 1];
-    sock.read_exact(&mut choice).await?; // ClientInit
-    let pf = PixelFormat::rgbx8888();
-    ServerInit { width, height, pixel_format: pf, name: b"fake".to_vec() }.encode(&mut out);
-    sock.write_all(&out).await?;
-    let mut input = BytesMut::with_capacity(4096);
     let mut frame = 0u32;
     let mut cached: Option<(u16, u16, u16, u16)> = None;
-    loop {
-        let msg = loop {
-            let mut r = Reader::new(&input);
-            match ClientMessage::read(&mut r) {
-                Ok(m) => {
-                    let used = r.position();
-                    input.advance(used);
-                    break m;
-                }
-                Err(RfbError::Incomplete) => {
-                    if sock.read_buf(&mut input).await? == 0 {
-                        return Ok(());
-                    }
-                }
-                Err(e) => return Err(std::io::Error::other(e)),
-            }
+    while let Some(msg) = conn.read_message().await? {
+        let ClientMessage::FramebufferUpdateRequest { x, y, width: w, height: h, .. } = msg else {
+            shared.received.lock().unwrap().push(msg);
+            continue;
         };
-        if let ClientMessage::FramebufferUpdateRequest { x, y, width: w, height: h, .. } = msg {
-            let (w, h) = (w.min(width.saturating_sub(x)), h.min(height.saturating_sub(y)));
-            if fixed && cached == Some((x, y, w, h)) {
-                sock.write_all(&out).await?;
-                continue;
-            }
+        let (w, h) = (w.min(width.saturating_sub(x)), h.min(height.saturating_sub(y)));
+        if !(fixed && cached == Some((x, y, w, h))) {
             cached = Some((x, y, w, h));
             out.clear();
             out.reserve(16 + usize::from(w) * usize::from(h) * 4);
@@ -212,9 +177,8 @@ async fn serve_rfb(mut sock: TcpStream, width: u16, height: u16, fixed: bool, sh
                 }
             }
             frame = frame.wrapping_add(1);
-            sock.write_all(&out).await?;
-        } else {
-            shared.received.lock().unwrap().push(msg);
         }
+        conn.write_all(&out).await?;
     }
+    Ok(())
 }

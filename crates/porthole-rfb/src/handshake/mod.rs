@@ -5,15 +5,21 @@
 //!
 //! States are `Expect*` values: each consumes itself and returns the next, so a handshake can only
 //! move forward. "Need more bytes" is [`Outcome::NeedMore`], not an error.
+//!
+//! [`server`] is the other handshake a VNC server runs with its clients (the demo, the testkit's
+//! fake server): the same style, one peer.
 
 mod failure;
+pub mod server;
 mod states;
 #[cfg(test)]
 mod tests;
 
 pub use failure::{Culprit, Failure, AUTH_FAILED, GENERIC};
+pub use server::ServerHandshake;
 
 use crate::security;
+use std::fmt;
 
 /// A security scheme the proxy may use toward VNC servers (`[vnc] auth_schemes`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,12 +96,23 @@ enum TenantStage {
 }
 
 /// The handshake in progress.
-#[derive(Debug)]
 pub struct ProxyHandshake {
     state: states::State,
     schemes: Vec<Scheme>,
     password: Option<Vec<u8>>,
     tenant: TenantStage,
+}
+
+impl fmt::Debug for ProxyHandshake {
+    // The VNC password never reaches a log line, not even at debug level.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxyHandshake")
+            .field("state", &self.state)
+            .field("schemes", &self.schemes)
+            .field("password", &self.password.as_ref().map(|_| ".."))
+            .field("tenant", &self.tenant)
+            .finish()
+    }
 }
 
 impl ProxyHandshake {

@@ -345,3 +345,11 @@ fn fuzz_entry_points_do_not_panic_on_samples() {
     crate::fuzzing::server_side(&[12, b'R', b'F', b'B', b' ', b'0', b'0', b'3', b'.', b'0', b'0', b'8', b'\n', 2, 1, 19]);
     crate::fuzzing::tenant_side(&[12, b'R', b'F', b'B', b' ', b'0', b'0', b'3', b'.', b'0', b'0', b'8', b'\n', 1, 2]);
 }
+
+#[test]
+fn debug_output_never_shows_the_password() {
+    let hs = ProxyHandshake::new(vec![Scheme::Vnc], Some(b"hunter2".to_vec()));
+    let shown = format!("{hs:?}");
+    assert!(!shown.contains(&format!("{:?}", b"hunter2".to_vec())), "{shown}");
+    assert!(shown.contains("ExpectServerVersion"), "{shown}");
+}

@@ -7,7 +7,7 @@ use crate::cli::{Command, ConfigArg, ConsoleCommand};
 use crate::config::Config;
 use anyhow::Context as _;
 use porthole_compute::{Compute, Endpoint, StaticTargets};
-use porthole_gateway::demo::DemoServer;
+use porthole_demo::DemoServer;
 use porthole_gateway::{AppState, Settings};
 use porthole_tokens::auth::{ConsoleTarget, DEFAULT_PURGE_INTERVAL};
 use porthole_tokens::{open_store, Clock, ConsoleAuth, ConsoleType, TokenEndpoint};

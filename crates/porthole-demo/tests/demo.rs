@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use porthole_gateway::demo::DemoServer;
+use porthole_demo::DemoServer;
 use porthole_testkit::RfbClient;
 use std::collections::HashSet;
 use std::time::Duration;

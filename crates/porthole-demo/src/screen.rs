@@ -3,9 +3,9 @@
 use font8x8::legacy::BASIC_LEGACY;
 
 /// Demo framebuffer width.
-pub const WIDTH: u16 = 800;
+pub(crate) const WIDTH: u16 = 800;
 /// Demo framebuffer height.
-pub const HEIGHT: u16 = 600;
+pub(crate) const HEIGHT: u16 = 600;
 
 const TEXT_TOP: u16 = 260;
 const TEXT_SCALE: u16 = 3;
@@ -15,20 +15,20 @@ const FOOTER_TOP: u16 = 560;
 
 /// An axis-aligned rectangle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rect {
+pub(crate) struct Rect {
     /// Left.
-    pub x: u16,
+    pub(crate) x: u16,
     /// Top.
-    pub y: u16,
+    pub(crate) y: u16,
     /// Width.
-    pub w: u16,
+    pub(crate) w: u16,
     /// Height.
-    pub h: u16,
+    pub(crate) h: u16,
 }
 
 impl Rect {
     /// The overlap of two rectangles, if any.
-    pub fn intersect(&self, o: &Rect) -> Option<Rect> {
+    pub(crate) fn intersect(&self, o: &Rect) -> Option<Rect> {
         let (x0, y0) = (self.x.max(o.x), self.y.max(o.y));
         let x1 = (u32::from(self.x) + u32::from(self.w)).min(u32::from(o.x) + u32::from(o.w));
         let y1 = (u32::from(self.y) + u32::from(self.h)).min(u32::from(o.y) + u32::from(o.h));
@@ -49,7 +49,7 @@ impl Rect {
 }
 
 /// What the demo shows to one viewer.
-pub struct Screen {
+pub(crate) struct Screen {
     pixels: Vec<(u8, u8, u8)>,
     lines: Vec<String>,
     keys: u64,
@@ -64,7 +64,7 @@ impl Default for Screen {
 
 impl Screen {
     /// The initial screen.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut s =
             Screen { pixels: vec![(0, 0, 0); usize::from(WIDTH) * usize::from(HEIGHT)], lines: vec![String::new()], keys: 0, dirty: None };
         s.draw_static();
@@ -74,23 +74,23 @@ impl Screen {
     }
 
     /// The whole framebuffer.
-    pub fn full() -> Rect {
+    pub(crate) fn full() -> Rect {
         Rect { x: 0, y: 0, w: WIDTH, h: HEIGHT }
     }
 
     /// The pixel at (x, y) as 8-bit RGB.
-    pub fn pixel(&self, x: u16, y: u16) -> (u8, u8, u8) {
+    pub(crate) fn pixel(&self, x: u16, y: u16) -> (u8, u8, u8) {
         self.pixels[usize::from(y) * usize::from(WIDTH) + usize::from(x)]
     }
 
     /// Takes the region changed since the last call.
-    pub fn take_dirty(&mut self) -> Option<Rect> {
+    pub(crate) fn take_dirty(&mut self) -> Option<Rect> {
         self.dirty.take()
     }
 
     /// Applies a key press (X11 keysym): printable characters append, BackSpace deletes,
     /// Return starts a new line, Escape clears.
-    pub fn key(&mut self, keysym: u32) {
+    pub(crate) fn key(&mut self, keysym: u32) {
         self.keys += 1;
         match keysym {
             0x20..=0x7e => self.push_char(char::from(keysym as u8)),
