@@ -2,8 +2,8 @@
 //! the access URL. The CLI's `console url` and the API's remote-consoles both come here.
 
 use porthole_compute::domain_xml::Listen;
-use porthole_compute::{Endpoint, Instance, Inventory, LookupError};
-use porthole_tokens::auth::{ConsoleTarget, Minted};
+use porthole_compute::{Endpoint, Instance, InstanceState, Inventory, LookupError};
+use porthole_tokens::auth::Minted;
 use porthole_tokens::ConsoleAuth;
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ pub enum ConsoleError {
         /// Its name.
         name: String,
         /// Its state.
-        state: String,
+        state: InstanceState,
     },
     /// No VNC graphics device.
     #[error("instance {0:?} has no VNC graphics device")]
@@ -35,8 +35,8 @@ pub enum ConsoleError {
 
 /// Where a console of `i` connects, or why there is none.
 pub fn console_endpoint(i: &Instance) -> Result<Endpoint, ConsoleError> {
-    if !matches!(i.state.as_str(), "running" | "idle" | "paused") {
-        return Err(ConsoleError::NotRunning { name: i.name.clone(), state: i.state.clone() });
+    if !i.state.has_console() {
+        return Err(ConsoleError::NotRunning { name: i.name.clone(), state: i.state });
     }
     if let Some(ep) = &i.vnc {
         return Ok(ep.clone());
@@ -58,7 +58,7 @@ pub async fn mint_console(
 ) -> Result<(Instance, Minted), ConsoleError> {
     let instance = inventory.find(key).await?;
     let ep = console_endpoint(&instance)?;
-    let target = ConsoleTarget { instance_uuid: instance.uuid, host: ep.host, port: ep.port };
+    let target = crate::endpoint::console_target(instance.uuid, &ep);
     let minted = auth.authorize(&target, base, ttl).await?;
     Ok((instance, minted))
 }

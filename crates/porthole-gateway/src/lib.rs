@@ -7,6 +7,7 @@
 //! - [`state`]: [`AppState`] and the proxy [`Settings`].
 //! - [`pages`]: the console page and noVNC assets.
 //! - [`console`]: minting a console for an instance.
+//! - `endpoint`: compute's endpoint in the token store's connect info, and back.
 //! - [`ws`]: the WebSocket endpoint (checks before the upgrade, then a session), its opening
 //!   handshake, framing and connection.
 //! - [`token_source`]: the token from the query or the `token` cookie.
@@ -24,6 +25,7 @@ pub mod api;
 pub mod app;
 pub mod console;
 pub mod demo;
+mod endpoint;
 /// Instances and their VNC endpoints.
 pub mod inventory {
     pub use porthole_compute::inventory::*;

@@ -369,6 +369,7 @@ impl Config {
                     NodeConnect::Tcp => porthole_compute::libvirt::ConnectMode::Tcp,
                     NodeConnect::GraphicsFd => porthole_compute::libvirt::ConnectMode::GraphicsFd,
                 },
+                timeout: porthole_compute::libvirt::LIBVIRT_TIMEOUT,
             })
             .collect()
     }

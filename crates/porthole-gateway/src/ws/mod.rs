@@ -57,9 +57,17 @@ async fn websocket(state: AppState, req: Request) -> Response {
             return refuse(StatusCode::SERVICE_UNAVAILABLE, "Token store unavailable");
         }
     };
-    if !state.inventory.endpoint_matches(info.instance_uuid, &info.host, info.port).await {
-        warn!(?peer, instance = %info.instance_uuid, "console refused: endpoint no longer belongs to the instance");
-        return refuse(StatusCode::UNAUTHORIZED, "Invalid or expired token");
+    let endpoint = crate::endpoint::token_endpoint(&info);
+    match state.inventory.endpoint_matches(info.instance_uuid, &endpoint).await {
+        Ok(true) => {}
+        Ok(false) => {
+            warn!(?peer, instance = %info.instance_uuid, "console refused: endpoint no longer belongs to the instance");
+            return refuse(StatusCode::UNAUTHORIZED, "Invalid or expired token");
+        }
+        Err(e) => {
+            warn!(?peer, instance = %info.instance_uuid, cause = %e, "console refused: the endpoint could not be re-checked");
+            return refuse(StatusCode::UNAUTHORIZED, "Invalid or expired token");
+        }
     }
     let origin_req = OriginRequest {
         origin: parts.headers.get(ORIGIN).map(|v| v.as_bytes()),
@@ -89,7 +97,7 @@ async fn websocket(state: AppState, req: Request) -> Response {
         return refuse(StatusCode::INTERNAL_SERVER_ERROR, "Connection cannot be upgraded");
     };
     let span = tracing::info_span!("session", peer = ?peer, instance = %info.instance_uuid,
-        target = %format_args!("{}:{}", info.host, info.port), token_id = %token.hash().short());
+        target = %endpoint, token_id = %token.hash().short());
     upgrade::upgrade(accepted, on_upgrade, move |socket| run_session(socket, info, state, permit).instrument(span))
 }
 
@@ -97,7 +105,8 @@ async fn run_session(mut socket: WsConn, info: ConnectInfo, state: AppState, _pe
     let mut guard = state.sessions.register(info.instance_uuid);
     let settings = &state.settings;
     let inventory = &state.inventory;
-    let tcp = match inventory.open_console(info.instance_uuid, &info.host, info.port, settings.connect_timeout).await {
+    let endpoint = crate::endpoint::token_endpoint(&info);
+    let tcp = match inventory.open_console(info.instance_uuid, &endpoint, settings.connect_timeout).await {
         Ok(tcp) => tcp,
         Err(e) => {
             warn!(cause = %e, "target unreachable");
@@ -158,8 +167,9 @@ async fn why_target_closed(state: &AppState, info: &ConnectInfo, revoked: &mut t
         return RelayEnd::UpstreamClosed;
     }
     let deadline = tokio::time::Instant::now() + STOP_GRACE;
+    let endpoint = crate::endpoint::token_endpoint(info);
     loop {
-        if !state.inventory.endpoint_matches(info.instance_uuid, &info.host, info.port).await {
+        if let Ok(false) = state.inventory.endpoint_matches(info.instance_uuid, &endpoint).await {
             return RelayEnd::Policy("Instance stopped");
         }
         tokio::select! {

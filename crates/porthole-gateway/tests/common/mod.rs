@@ -24,7 +24,7 @@ pub struct Gateway {
 
 pub async fn start(targets: &[(&str, SocketAddr)], settings: Settings) -> Gateway {
     let inventory = StaticTargets::new(
-        targets.iter().map(|(name, addr)| ((*name).to_owned(), None, Endpoint { host: addr.ip().to_string(), port: addr.port() })),
+        targets.iter().map(|(name, addr)| ((*name).to_owned(), None, Endpoint::tcp(addr.ip().to_string(), addr.port()))),
     );
     start_with(inventory.clone(), Arc::new(inventory), settings).await
 }
@@ -59,8 +59,8 @@ impl Gateway {
     pub async fn mint(&self, name: &str) -> Minted {
         use porthole_gateway::inventory::Inventory as _;
         let inst = self.inventory.find(name).await.unwrap();
-        let ep = inst.vnc.unwrap();
-        let target = ConsoleTarget { instance_uuid: inst.uuid, host: ep.host, port: ep.port };
+        let Some(Endpoint::Tcp { host, port }) = inst.vnc else { panic!("{name} has no TCP endpoint") };
+        let target = ConsoleTarget { instance_uuid: inst.uuid, host, port };
         self.auth.authorize(&target, &self.base(), Duration::from_secs(600)).await.unwrap()
     }
 

@@ -1,0 +1,137 @@
+//! The CLI against libvirt nodes without a daemon: libvirt's test driver (`test:///FILE`) as a
+//! healthy node, and a hung node (a TCP listener that accepts and never answers).
+//! - A hung node costs only its own instances, and the command still exits (issue 11 defect 7:
+//!   `porthole list` printed, then never exited, waiting on the hung libvirt call).
+//! - `list` and `audit` agree on what "exposed" means (issue 11).
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const PORTHOLE: &str = env!("CARGO_BIN_EXE_porthole");
+const VM1: &str = "11111111-2222-3333-4444-555555555555";
+
+/// A libvirt URI whose server accepts connections and never says a word.
+fn hung_uri() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    format!("qemu+tcp://127.0.0.1:{port}/system")
+}
+
+/// A test-driver node file with running domains `(name, uuid, listen address)`, VNC on 5907….
+fn test_node(dir: &tempfile::TempDir, domains: &[(&str, &str, &str)]) -> String {
+    let mut xml = String::from("<node>");
+    for (i, (name, uuid, listen)) in domains.iter().enumerate() {
+        xml += &format!(
+            "<domain type='test'><name>{name}</name><uuid>{uuid}</uuid><memory>65536</memory><os><type>hvm</type></os>\
+             <devices><graphics type='vnc' port='{}' autoport='no' listen='{listen}'/></devices></domain>",
+            5907 + i
+        );
+    }
+    xml += "</node>";
+    let path = dir.path().join("node.xml");
+    std::fs::write(&path, xml).unwrap();
+    format!("test://{}", path.display())
+}
+
+fn config(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
+    let path = dir.path().join("porthole.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs porthole; fails the test if it has not exited within `limit`.
+fn run(args: &[&str], cfg: &std::path::Path, limit: Duration) -> (Output, Duration) {
+    let started = Instant::now();
+    let mut child = Command::new(PORTHOLE)
+        .args(args)
+        .arg("-c")
+        .arg(cfg)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("porthole {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child.wait_with_output().unwrap(), started.elapsed())
+}
+
+fn hung_and_good(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let good = test_node(dir, &[("vm1", VM1, "127.0.0.1")]);
+    let hung = hung_uri();
+    config(dir, &format!("[[nodes]]\nname = \"hung\"\nlibvirt_uri = \"{hung}\"\n[[nodes]]\nname = \"good\"\nlibvirt_uri = \"{good}\"\n"))
+}
+
+#[test]
+fn list_with_a_hung_node_lists_the_others_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = hung_and_good(&dir);
+    let (out, took) = run(&["list", "--json"], &cfg, Duration::from_secs(20));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(took < Duration::from_secs(13), "took {took:?}: the hung node's limit is 10 s");
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["instances"][0]["name"], "vm1");
+    assert_eq!(list["instances"][0]["proxy_endpoint"], serde_json::json!({"kind": "tcp", "host": "127.0.0.1", "port": 5907}));
+    assert_eq!(list["unreachable"][0]["node"], "hung");
+    assert!(list["unreachable"][0]["error"].as_str().unwrap().contains("no answer within 10 s"), "{list}");
+}
+
+#[test]
+fn a_lookup_by_uuid_is_not_delayed_by_a_hung_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = hung_and_good(&dir);
+    let (out, took) = run(&["vncdisplay", VM1], &cfg, Duration::from_secs(20));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "127.0.0.1:7");
+    assert!(took < Duration::from_secs(2), "took {took:?} while another node hung");
+}
+
+#[test]
+fn list_and_audit_agree_on_exposed() {
+    let dir = tempfile::tempdir().unwrap();
+    let domains = [
+        ("loopback", "00000000-0000-4000-8000-000000000001", "127.0.0.1"),
+        ("wildcard", "00000000-0000-4000-8000-000000000002", "0.0.0.0"),
+        ("management", "00000000-0000-4000-8000-000000000003", "10.20.3.4"),
+        ("public", "00000000-0000-4000-8000-000000000004", "192.0.2.9"),
+    ];
+    let node = test_node(&dir, &domains);
+    let cfg = config(
+        &dir,
+        &format!("[audit]\nmanagement_networks = [\"10.20.0.0/16\"]\n[[nodes]]\nname = \"t\"\nlibvirt_uri = \"{node}\"\n"),
+    );
+    let (out, _) = run(&["list", "--json"], &cfg, Duration::from_secs(20));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut listed: Vec<String> = list["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["exposed"] == true)
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect();
+    let (out, _) = run(&["audit", "--json"], &cfg, Duration::from_secs(20));
+    let audit: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut audited: Vec<String> = audit["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "exposed" && f["node"] == "t")
+        .map(|f| f["instance"].as_str().unwrap().to_owned())
+        .collect();
+    listed.sort();
+    audited.sort();
+    assert_eq!(listed, ["public", "wildcard"]);
+    assert_eq!(audited, listed);
+}
