@@ -108,10 +108,8 @@ fn list_and_audit_agree_on_exposed() {
         ("public", "00000000-0000-4000-8000-000000000004", "192.0.2.9"),
     ];
     let node = test_node(&dir, &domains);
-    let cfg = config(
-        &dir,
-        &format!("[audit]\nmanagement_networks = [\"10.20.0.0/16\"]\n[[nodes]]\nname = \"t\"\nlibvirt_uri = \"{node}\"\n"),
-    );
+    let cfg =
+        config(&dir, &format!("[audit]\nmanagement_networks = [\"10.20.0.0/16\"]\n[[nodes]]\nname = \"t\"\nlibvirt_uri = \"{node}\"\n"));
     let (out, _) = run(&["list", "--json"], &cfg, Duration::from_secs(20));
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut listed: Vec<String> = list["instances"]
