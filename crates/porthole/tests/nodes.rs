@@ -2,6 +2,7 @@
 //! healthy node, and a hung node (a TCP listener that accepts and never answers).
 //! - A hung node costs only its own instances, and the command still exits (issue 11 defect 7:
 //!   `porthole list` printed, then never exited, waiting on the hung libvirt call).
+//! - `serve` answers at once when a node hangs (the start-up audit no longer holds it up).
 //! - `list` and `audit` agree on what "exposed" means (issue 11).
 
 #![allow(clippy::unwrap_used)]
@@ -132,4 +133,38 @@ fn list_and_audit_agree_on_exposed() {
     audited.sort();
     assert_eq!(listed, ["public", "wildcard"]);
     assert_eq!(audited, listed);
+}
+
+/// `GET /healthz` on 127.0.0.1:`port`; true on a 200.
+fn healthz(port: u16) -> bool {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut tcp) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = tcp.set_read_timeout(Some(Duration::from_millis(200)));
+    if tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    tcp.read_exact(&mut head).is_ok() && head.ends_with(b"200")
+}
+
+#[test]
+fn serve_answers_at_once_while_a_node_hangs() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let hung = hung_uri();
+    let text = format!(
+        "[proxy]\nlisten = \"127.0.0.1:{port}\"\n[consoleauth]\nstore = \"sqlite://{}/p.db\"\n[[nodes]]\nname = \"hung\"\nlibvirt_uri = \"{hung}\"\n",
+        dir.path().display()
+    );
+    let cfg = config(&dir, &text);
+    let started = Instant::now();
+    let mut serve = Command::new(PORTHOLE).args(["serve", "-c"]).arg(&cfg).stdout(std::process::Stdio::null()).spawn().unwrap();
+    while !healthz(port) && started.elapsed() < Duration::from_secs(15) {
+        assert!(serve.try_wait().unwrap().is_none(), "porthole serve exited");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let took = started.elapsed();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(took < Duration::from_secs(3), "serve answered /healthz after {took:?} (the hung node's limit is 10 s)");
 }

@@ -118,17 +118,20 @@ async fn run_fix(config: &Config, findings: &[Finding], fix: Fix) -> ExitCode {
     code
 }
 
-/// At `serve` start: one warning per instance whose VNC server is exposed.
-pub async fn warn_exposed(config: &Config) {
+/// At `serve` start: one warning per instance whose VNC server is exposed. Runs beside the
+/// server (a hung node must not delay serving consoles on the others).
+pub fn warn_exposed(config: &Config) {
     if config.nodes.is_empty() {
         return;
     }
-    if let Ok((findings, _)) = audit(&config.node_configs(), &config.audit_policy()).await {
+    let (nodes, policy) = (config.node_configs(), config.audit_policy());
+    tokio::spawn(async move {
+        let Ok((findings, _)) = audit(&nodes, &policy).await else { return };
         let loud =
             |f: &&Finding| f.kind == FindingKind::Exposed || (f.kind == FindingKind::UnmanagedListener && f.severity == Severity::High);
         for f in findings.iter().filter(loud) {
             tracing::warn!(instance = %f.instance, node = %f.node, listen = %f.listen, port = ?f.port, severity = %f.severity,
                 fix = %f.fix, "VNC server reachable beyond loopback and the management networks");
         }
-    }
+    });
 }

@@ -120,7 +120,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on [proxy] listen = {listen}"))?;
     let bound = listener.local_addr()?;
     let base = base_url(&config, bound);
-    audit::warn_exposed(&config).await;
+    audit::warn_exposed(&config);
     let (gone_tx, gone_rx) = tokio::sync::mpsc::unbounded_channel();
     inventory.watch_lifecycle(gone_tx).context("starting the libvirt lifecycle watchers")?;
     let mut settings = settings(&config)?;
