@@ -2,7 +2,8 @@
 //! healthy node, and a hung node (a TCP listener that accepts and never answers).
 //! - A hung node costs only its own instances, and the command still exits (issue 11 defect 7:
 //!   `porthole list` printed, then never exited, waiting on the hung libvirt call).
-//! - `serve` answers at once when a node hangs (the start-up audit no longer holds it up).
+//! - `serve` answers at once when a node hangs (the start-up audit no longer holds it up), and a
+//!   console on another node opens at once (the endpoint re-check asks nodes concurrently).
 //! - `list` and `audit` agree on what "exposed" means (issue 11).
 
 #![allow(clippy::unwrap_used)]
@@ -28,12 +29,17 @@ fn hung_uri() -> String {
 
 /// A test-driver node file with running domains `(name, uuid, listen address)`, VNC on 5907….
 fn test_node(dir: &tempfile::TempDir, domains: &[(&str, &str, &str)]) -> String {
+    test_node_on(dir, 5907, domains)
+}
+
+/// The same, VNC ports from `first_port` on.
+fn test_node_on(dir: &tempfile::TempDir, first_port: u16, domains: &[(&str, &str, &str)]) -> String {
     let mut xml = String::from("<node>");
     for (i, (name, uuid, listen)) in domains.iter().enumerate() {
         xml += &format!(
             "<domain type='test'><name>{name}</name><uuid>{uuid}</uuid><memory>65536</memory><os><type>hvm</type></os>\
              <devices><graphics type='vnc' port='{}' autoport='no' listen='{listen}'/></devices></domain>",
-            5907 + i
+            usize::from(first_port) + i
         );
     }
     xml += "</node>";
@@ -167,4 +173,45 @@ fn serve_answers_at_once_while_a_node_hangs() {
     let _ = serve.kill();
     let _ = serve.wait();
     assert!(took < Duration::from_secs(3), "serve answered /healthz after {took:?} (the hung node's limit is 10 s)");
+}
+
+/// `porthole serve` killed on drop.
+struct Serve(std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_console_on_a_good_node_opens_at_once_while_another_node_hangs() {
+    // The domain's VNC port is a fake VNC server's: the test driver has no QEMU behind it.
+    let vnc = porthole_testkit::FakeVncServer::start(64, 48).await;
+    let dir = tempfile::tempdir().unwrap();
+    let good = test_node_on(&dir, vnc.addr().port(), &[("vm1", VM1, "127.0.0.1")]);
+    let hung = hung_uri();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let text = format!(
+        "[proxy]\nlisten = \"127.0.0.1:{port}\"\n[consoleauth]\nstore = \"sqlite://{}/p.db\"\n\
+         [[nodes]]\nname = \"hung\"\nlibvirt_uri = \"{hung}\"\n[[nodes]]\nname = \"good\"\nlibvirt_uri = \"{good}\"\n",
+        dir.path().display()
+    );
+    let cfg = config(&dir, &text);
+    let _serve = Serve(Command::new(PORTHOLE).args(["serve", "-c"]).arg(&cfg).stdout(std::process::Stdio::null()).spawn().unwrap());
+    let started = Instant::now();
+    while !healthz(port) {
+        assert!(started.elapsed() < Duration::from_secs(10), "porthole serve did not answer");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (out, _) = run(&["console", "url", VM1], &cfg, Duration::from_secs(20));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let url = String::from_utf8(out.stdout).unwrap();
+    let token = url.trim().rsplit("%3Ftoken%3D").next().unwrap().to_owned();
+    let started = Instant::now();
+    let (ws, _) = porthole_testkit::ws_connect(&format!("ws://127.0.0.1:{port}/?token={token}"), &[]).await.unwrap();
+    let client = porthole_testkit::RfbClient::handshake(porthole_testkit::WsIo::new(ws)).await.unwrap();
+    assert_eq!((client.server_init.width, client.server_init.height), (64, 48));
+    assert!(started.elapsed() < Duration::from_secs(1), "the console took {:?} while another node hung", started.elapsed());
 }
