@@ -1,5 +1,5 @@
 //! A libvirt node: lists its domains with their state and live VNC graphics, and looks one up by
-//! UUID. Every call goes through [`link`]: its own thread, the node's time limit, no call waiting
+//! UUID. Every call goes through `link.rs`: its own thread, the node's time limit, no call waiting
 //! behind another; a node that fails is reported, never fatal to the others.
 
 mod link;
