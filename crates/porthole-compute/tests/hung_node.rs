@@ -138,6 +138,7 @@ async fn a_hung_node_holds_a_bounded_number_of_threads() {
     let mut last = None;
     for _ in 0..MAX_THREADS + 4 {
         last = Some(node.instance(Uuid::from_u128(7)).await.unwrap_err());
+        tokio::time::sleep(Duration::from_millis(5)).await; // the attempt is now older than the limit
     }
     // Each attempt older than the limit is abandoned for a fresh one, until MAX_THREADS wait on
     // the node; then calls fail at once and say why.
