@@ -1,11 +1,15 @@
 //! [`Compute`]: the libvirt nodes and the static targets behind one [`Inventory`]. Nodes are asked
-//! concurrently; a node that fails is listed in [`Survey::unreachable`] and the rest keep working.
+//! concurrently, each within its own time limit: a listing waits for the slowest node, a lookup
+//! by UUID for the first node that has the instance. A node that fails is reported (in
+//! [`Survey::unreachable`], or in the lookup's error) and the rest keep working.
 
-use crate::inventory::{Instance, Inventory, StaticTargets, Survey};
+use crate::instance::{Endpoint, Instance};
+use crate::inventory::{not_found, Inventory, LookupError, StaticTargets, Survey};
 use crate::libvirt::{LibvirtNode, NodeConfig};
-use crate::upstream::{connect_tcp, Upstream, GRAPHICS_FD_SCHEME};
+use crate::upstream::Upstream;
 use async_trait::async_trait;
 use std::time::Duration;
+use tokio::task::JoinSet;
 use uuid::Uuid;
 
 /// Every instance this process knows.
@@ -33,13 +37,18 @@ impl Compute {
     pub fn targets_mut(&mut self) -> &mut StaticTargets {
         &mut self.targets
     }
+
+    /// The node named `name`.
+    pub fn node(&self, name: &str) -> Option<&LibvirtNode> {
+        self.nodes.iter().find(|n| n.config().name == name)
+    }
 }
 
 #[async_trait]
 impl Inventory for Compute {
     async fn survey(&self) -> Survey {
         let mut survey = self.targets.survey().await;
-        let mut tasks = tokio::task::JoinSet::new();
+        let mut tasks = JoinSet::new();
         for (i, node) in self.nodes.iter().enumerate() {
             let node = node.clone();
             tasks.spawn(async move { (i, node.config().name.clone(), node.instances().await) });
@@ -59,12 +68,34 @@ impl Inventory for Compute {
         survey
     }
 
-    async fn open_console(&self, instance: Uuid, host: &str, port: u16, limit: Duration) -> std::io::Result<Upstream> {
-        let Some(node_name) = host.strip_prefix(GRAPHICS_FD_SCHEME) else {
-            return connect_tcp(host, port, limit).await;
+    async fn find_by_uuid(&self, uuid: Uuid) -> Result<Instance, LookupError> {
+        if let Ok(target) = self.targets.find_by_uuid(uuid).await {
+            return Ok(target);
+        }
+        let mut asks = JoinSet::new();
+        for node in &self.nodes {
+            let node = node.clone();
+            asks.spawn(async move { (node.config().name.clone(), node.instance(uuid).await) });
+        }
+        let mut unreachable = Vec::new();
+        while let Some(joined) = asks.join_next().await {
+            match joined {
+                // Dropping `asks` stops waiting for the other nodes.
+                Ok((_, Ok(Some(found)))) => return Ok(found),
+                Ok((_, Ok(None))) => {}
+                Ok((name, Err(e))) => unreachable.push((name, e.to_string())),
+                Err(e) => unreachable.push(("?".into(), e.to_string())),
+            }
+        }
+        unreachable.sort();
+        Err(not_found(&uuid.to_string(), &unreachable))
+    }
+
+    async fn open_console(&self, instance: Uuid, endpoint: &Endpoint, limit: Duration) -> std::io::Result<Upstream> {
+        let Endpoint::GraphicsFd { node } = endpoint else {
+            return self.targets.open_console(instance, endpoint, limit).await;
         };
-        let node = self.nodes.iter().find(|n| n.config().name == node_name);
-        let node = node.ok_or_else(|| std::io::Error::other(format!("no node named {node_name:?}")))?;
+        let node = self.node(node).ok_or_else(|| std::io::Error::other(format!("no libvirt node named {node:?}")))?;
         let std_socket = node.open_graphics(instance).await.map_err(std::io::Error::other)?;
         Ok(Upstream::Unix(tokio::net::UnixStream::from_std(std_socket)?))
     }
@@ -73,29 +104,11 @@ impl Inventory for Compute {
         if let Some(p) = self.targets.vnc_password(instance).await {
             return Some(p);
         }
-        for node in &self.nodes {
-            if let Ok(Some(i)) = node.instance(instance).await {
-                return i.graphics.and_then(|g| g.passwd).map(|p| p.0);
-            }
-        }
-        None
+        let i = self.find_by_uuid(instance).await.ok()?;
+        i.graphics.and_then(|g| g.passwd).map(|p| p.0)
     }
 
     async fn managed(&self, instance: Uuid) -> bool {
-        !self.nodes.is_empty() && !self.targets.instances().await.iter().any(|t| t.uuid == instance)
-    }
-
-    async fn endpoint_matches(&self, instance: Uuid, host: &str, port: u16) -> bool {
-        if self.targets.endpoint_matches(instance, host, port).await {
-            return true;
-        }
-        for node in &self.nodes {
-            match node.instance(instance).await {
-                Ok(Some(i)) => return i.vnc.is_some_and(|e| e.host == host && e.port == port),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(node = %node.config().name, cause = %e, "endpoint re-check failed"),
-            }
-        }
-        false
+        !self.nodes.is_empty() && self.targets.find_by_uuid(instance).await.is_err()
     }
 }

@@ -1,7 +1,7 @@
 //! Errors of the compute role.
 
 /// What went wrong while asking a node or reading domain XML.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Domain XML that could not be read.
@@ -20,8 +20,8 @@ pub enum Error {
     Timeout {
         /// The node's URI.
         uri: String,
-        /// The limit.
-        secs: u64,
+        /// The limit, in seconds.
+        secs: f64,
     },
 }
 

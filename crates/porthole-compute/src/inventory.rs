@@ -1,43 +1,16 @@
-//! Instances the proxy can open consoles for: the [`Inventory`] trait and the static `[[targets]]`.
+//! The [`Inventory`] trait (what the proxy asks about instances) and the static `[[targets]]`.
 //!
-//! The proxy only asks for an instance and re-checks, at connect time, that a token's endpoint
+//! The proxy looks instances up by UUID and re-checks, at connect time, that a token's endpoint
 //! still belongs to its instance (CVE-2013-0335).
 
-use crate::domain_xml::VncGraphics;
+pub use crate::instance::{Endpoint, Instance, InstanceState};
 use crate::upstream::{connect_tcp, Upstream};
 use async_trait::async_trait;
-use serde::Serialize;
 use std::time::Duration;
 use uuid::Uuid;
 
 /// Namespace for the stable UUIDs of static targets (UUIDv5 of the target's name).
 pub const TARGET_NAMESPACE: Uuid = Uuid::from_u128(0x8d1b_6a50_3c2e_4b8f_9a0e_5f1c_7d2e_4a61);
-
-/// A VNC endpoint as the proxy reaches it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Endpoint {
-    /// Host name or address.
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-}
-
-/// One instance: a VM or a static target.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Instance {
-    /// Stable id: the domain UUID, or the target's.
-    pub uuid: Uuid,
-    /// Name, unique within a node.
-    pub name: String,
-    /// The libvirt node, `None` for a static target.
-    pub node: Option<String>,
-    /// State as `virsh list` shows it; static targets are `running`.
-    pub state: String,
-    /// Where the proxy reaches its VNC server now, if it can.
-    pub vnc: Option<Endpoint>,
-    /// The domain's VNC graphics as its live XML says (libvirt instances only).
-    pub graphics: Option<VncGraphics>,
-}
 
 /// Every instance, and the nodes that could not be asked.
 #[derive(Clone, Debug, Default)]
@@ -79,36 +52,45 @@ pub trait Inventory: Send + Sync + 'static {
         self.survey().await.instances
     }
 
-    /// The instance with that UUID or name.
+    /// The instance with that UUID. An inventory of several nodes asks them all at once; the first
+    /// that has it answers, so a hung node delays only lookups of instances it might hold.
+    async fn find_by_uuid(&self, uuid: Uuid) -> Result<Instance, LookupError> {
+        let Survey { instances, unreachable } = self.survey().await;
+        match instances.into_iter().find(|i| i.uuid == uuid) {
+            Some(i) => Ok(i),
+            None => Err(not_found(&uuid.to_string(), &unreachable)),
+        }
+    }
+
+    /// The instance with that UUID or name. A UUID is looked up as such; a name needs every node.
     async fn find(&self, key: &str) -> Result<Instance, LookupError> {
-        let Survey { instances: all, unreachable } = self.survey().await;
         if let Ok(uuid) = Uuid::parse_str(key) {
-            if let Some(i) = all.iter().find(|i| i.uuid == uuid) {
-                return Ok(i.clone());
+            match self.find_by_uuid(uuid).await {
+                Err(LookupError::NotFound(_)) => {} // a domain may be named like a UUID
+                found => return found,
             }
         }
+        let Survey { instances: all, unreachable } = self.survey().await;
         let mut named = all.into_iter().filter(|i| i.name == key);
         match (named.next(), named.next()) {
             (Some(i), None) => Ok(i),
             (Some(_), Some(_)) => Err(LookupError::Ambiguous(key.to_owned())),
-            _ if unreachable.is_empty() => Err(LookupError::NotFound(key.to_owned())),
-            _ => Err(LookupError::NotFoundSomeUnreachable {
-                key: key.to_owned(),
-                unreachable: unreachable.iter().map(|(n, e)| format!("node {n:?}: {e}")).collect::<Vec<_>>().join("; "),
-            }),
+            _ => Err(not_found(key, &unreachable)),
         }
     }
 
-    /// Connects to the VNC server a token names (`host`, `port` as minted).
-    async fn open_console(&self, _instance: Uuid, host: &str, port: u16, limit: Duration) -> std::io::Result<Upstream> {
-        connect_tcp(host, port, limit).await
+    /// Connects to the VNC server a token names.
+    async fn open_console(&self, _instance: Uuid, endpoint: &Endpoint, limit: Duration) -> std::io::Result<Upstream> {
+        match endpoint {
+            Endpoint::Tcp { host, port } => connect_tcp(host, *port, limit).await,
+            Endpoint::GraphicsFd { node } => Err(std::io::Error::other(format!("no libvirt node named {node:?}"))),
+        }
     }
 
     /// The VNC password the proxy uses on the instance's behalf (domain XML `passwd`, or the
     /// target's `password`), if any. Never logged, never sent to a browser.
     async fn vnc_password(&self, instance: Uuid) -> Option<String> {
-        let all = self.instances().await;
-        let i = all.into_iter().find(|i| i.uuid == instance)?;
+        let i = self.find_by_uuid(instance).await.ok()?;
         i.graphics.and_then(|g| g.passwd).map(|p| p.0)
     }
 
@@ -117,11 +99,25 @@ pub trait Inventory: Send + Sync + 'static {
         false
     }
 
-    /// Whether `host:port` is still the current VNC endpoint of `instance` (re-checked at
-    /// connect time against the live domain, CVE-2013-0335).
-    async fn endpoint_matches(&self, instance: Uuid, host: &str, port: u16) -> bool {
-        self.instances().await.iter().any(|i| i.uuid == instance && i.vnc.as_ref().is_some_and(|e| e.host == host && e.port == port))
+    /// Whether `endpoint` is still the current VNC endpoint of `instance` (re-checked at connect
+    /// time against the live domain, CVE-2013-0335): `Ok(false)` when the instance is gone, stopped
+    /// or listens elsewhere now; `Err` when the nodes that might hold it could not be asked.
+    async fn endpoint_matches(&self, instance: Uuid, endpoint: &Endpoint) -> Result<bool, LookupError> {
+        match self.find_by_uuid(instance).await {
+            Ok(i) => Ok(i.vnc.as_ref() == Some(endpoint)),
+            Err(LookupError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
+}
+
+/// Not found, saying which nodes could not be asked.
+pub(crate) fn not_found(key: &str, unreachable: &[(String, String)]) -> LookupError {
+    if unreachable.is_empty() {
+        return LookupError::NotFound(key.to_owned());
+    }
+    let unreachable = unreachable.iter().map(|(n, e)| format!("node {n:?}: {e}")).collect::<Vec<_>>().join("; ");
+    LookupError::NotFoundSomeUnreachable { key: key.to_owned(), unreachable }
 }
 
 /// The static `[[targets]]` of the configuration (plus the demo server when it runs).
@@ -140,7 +136,7 @@ impl StaticTargets {
                 uuid: uuid.unwrap_or_else(|| target_uuid(&name)),
                 name,
                 node: None,
-                state: "running".to_owned(),
+                state: InstanceState::Running,
                 vnc: Some(ep),
                 graphics: None,
             })
@@ -157,7 +153,7 @@ impl StaticTargets {
 
     /// Adds one target (the demo server registers itself this way).
     pub fn push(&mut self, name: &str, ep: Endpoint) {
-        let (uuid, name, state) = (target_uuid(name), name.to_owned(), "running".to_owned());
+        let (uuid, name, state) = (target_uuid(name), name.to_owned(), InstanceState::Running);
         self.targets.push(Instance { uuid, name, node: None, state, vnc: Some(ep), graphics: None });
     }
 }
@@ -184,8 +180,8 @@ mod tests {
 
     fn inv() -> StaticTargets {
         StaticTargets::new([
-            ("a".to_owned(), None, Endpoint { host: "127.0.0.1".into(), port: 5901 }),
-            ("b".to_owned(), Some(Uuid::nil()), Endpoint { host: "10.0.0.2".into(), port: 5900 }),
+            ("a".to_owned(), None, Endpoint::tcp("127.0.0.1", 5901)),
+            ("b".to_owned(), Some(Uuid::nil()), Endpoint::tcp("10.0.0.2", 5900)),
         ])
     }
 
@@ -208,9 +204,10 @@ mod tests {
     #[tokio::test]
     async fn endpoint_recheck() {
         let inv = inv();
-        assert!(inv.endpoint_matches(target_uuid("a"), "127.0.0.1", 5901).await);
+        assert!(inv.endpoint_matches(target_uuid("a"), &Endpoint::tcp("127.0.0.1", 5901)).await.unwrap());
         // The port now belongs to another instance.
-        assert!(!inv.endpoint_matches(target_uuid("a"), "127.0.0.1", 5900).await);
-        assert!(inv.endpoint_matches(Uuid::nil(), "10.0.0.2", 5900).await);
+        assert!(!inv.endpoint_matches(target_uuid("a"), &Endpoint::tcp("127.0.0.1", 5900)).await.unwrap());
+        assert!(inv.endpoint_matches(Uuid::nil(), &Endpoint::tcp("10.0.0.2", 5900)).await.unwrap());
+        assert!(!inv.endpoint_matches(Uuid::from_u128(7), &Endpoint::tcp("10.0.0.2", 5900)).await.unwrap());
     }
 }

@@ -3,9 +3,10 @@
 //!
 //! # Layout
 //! - [`audit`]: the security audit of VNC listeners.
-//! - [`inventory`]: [`Instance`], [`Endpoint`], the [`Inventory`] trait, static targets.
+//! - [`instance`]: [`Instance`], [`InstanceState`], [`Endpoint`]: what the other crates see.
+//! - [`inventory`]: the [`Inventory`] trait, static targets.
 //! - [`domain_xml`]: `<graphics type='vnc'>` from domain XML.
-//! - [`libvirt`]: a libvirt node.
+//! - [`libvirt`]: a libvirt node, its connection and time limits.
 //! - [`compute`]: [`Compute`], every node and target behind one [`Inventory`].
 //! - [`events`]: domain lifecycle events (or polling) per node.
 //! - [`upstream`]: the connection to a VNC server, TCP or from libvirt ([`graphics_fd`]).
@@ -19,11 +20,13 @@ pub mod domain_xml;
 pub mod error;
 pub mod events;
 pub mod graphics_fd;
+pub mod instance;
 pub mod inventory;
 pub mod libvirt;
 pub mod upstream;
 
 pub use compute::Compute;
 pub use error::{Error, Result};
-pub use inventory::{Endpoint, Instance, Inventory, LookupError, StaticTargets, Survey};
+pub use instance::{Endpoint, Instance, InstanceState};
+pub use inventory::{Inventory, LookupError, StaticTargets, Survey};
 pub use upstream::Upstream;

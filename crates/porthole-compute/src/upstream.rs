@@ -8,9 +8,6 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
-/// The `host` a token stores for a console reached through libvirt on node NAME, not over TCP.
-pub const GRAPHICS_FD_SCHEME: &str = "graphics-fd://";
-
 /// A connected VNC server.
 #[derive(Debug)]
 pub enum Upstream {

@@ -28,7 +28,7 @@
 //! - `session`: a session's lifecycle and how it ended.
 //! - [`live`]: live sessions, revocation, ending them.
 //! - `api`: the Nova-compatible REST API under `/v2.1`.
-//! - [`mint`]: minting a console for an instance (API and CLI).
+//! - [`mint`]: minting a console for an instance (API and CLI); `endpoint` converts endpoints.
 //! - [`state`], [`settings`]: what handlers share, and the tunables.
 //!
 //! Dependencies point one way: edge → admission → live; edge → session → upstream, relay → live;
@@ -40,6 +40,7 @@ mod admission;
 mod api;
 mod edge;
 mod end;
+mod endpoint;
 pub mod live;
 pub mod mint;
 mod redact;

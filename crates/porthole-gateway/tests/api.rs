@@ -7,7 +7,7 @@ mod common;
 
 use async_trait::async_trait;
 use common::{api, start_with};
-use porthole_gateway::inventory::{Endpoint, Instance, Inventory, StaticTargets, Survey};
+use porthole_gateway::inventory::{Endpoint, Instance, InstanceState, Inventory, StaticTargets, Survey};
 use porthole_gateway::Settings;
 use porthole_gateway::{ApiKey, Role};
 use porthole_testkit::{ws_connect, FakeVncServer, RfbClient, WsIo};
@@ -36,16 +36,19 @@ const OFF: Uuid = Uuid::from_u128(0x1111_1111_1111_4111_8111_1111_1111_1111);
 const STOPPING: Uuid = Uuid::from_u128(0x2222_2222_2222_4222_8222_2222_2222_2222);
 
 async fn gateway(vnc: std::net::SocketAddr) -> common::Gateway {
-    let targets = StaticTargets::new([("vm1".to_owned(), None, Endpoint { host: "127.0.0.1".into(), port: vnc.port() })]);
-    let other = |uuid, name: &str, state: &str| Instance {
+    let targets = StaticTargets::new([("vm1".to_owned(), None, Endpoint::tcp("127.0.0.1", vnc.port()))]);
+    let other = |uuid, name: &str, state: InstanceState| Instance {
         uuid,
         name: name.into(),
         node: Some("n1".into()),
-        state: state.into(),
+        state,
         vnc: None,
         graphics: None,
     };
-    let inv = Mixed { targets: targets.clone(), extra: vec![other(OFF, "off1", "shut off"), other(STOPPING, "stopping1", "in shutdown")] };
+    let inv = Mixed {
+        targets: targets.clone(),
+        extra: vec![other(OFF, "off1", InstanceState::ShutOff), other(STOPPING, "stopping1", InstanceState::InShutdown)],
+    };
     let settings = Settings {
         api_keys: vec![
             ApiKey { name: "ops".into(), secret: ADMIN.into(), role: Role::Admin },

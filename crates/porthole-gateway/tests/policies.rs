@@ -136,7 +136,7 @@ impl Inventory for Vm {
         if self.stopped.load(Ordering::SeqCst) {
             for i in &mut s.instances {
                 i.vnc = None;
-                i.state = "shut off".into();
+                i.state = porthole_gateway::inventory::InstanceState::ShutOff;
             }
         }
         s

@@ -261,6 +261,9 @@ impl std::fmt::Debug for Target {
 impl Config {
     /// Parses and validates a TOML document.
     pub fn from_toml_str(text: &str) -> anyhow::Result<Self> {
+        if let Some(problem) = shape::problem(text) {
+            anyhow::bail!(problem);
+        }
         let config: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!(one_line(&e.to_string())))?;
         config.validate()?;
         Ok(config)
@@ -355,6 +358,7 @@ impl Config {
             }
         }
         let mut key_names = std::collections::HashSet::new();
+        let mut secrets = std::collections::HashMap::new();
         for (i, k) in self.api.keys.iter().enumerate() {
             let at = format!("[[api.keys]] #{} ({:?})", i + 1, k.name);
             if k.secret.len() < 16 {
@@ -362,6 +366,17 @@ impl Config {
             }
             if !key_names.insert(k.name.as_str()) {
                 p.push(format!("{at}: another key has the same name"));
+            }
+            match secrets.entry(k.secret.as_str()) {
+                std::collections::hash_map::Entry::Occupied(first) => {
+                    let (n, name) = first.get();
+                    p.push(format!(
+                        "{at}: same secret as #{n} ({name:?}); a request would act as whichever key is found first: give each key its own secret"
+                    ));
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert((i + 1, &k.name));
+                }
             }
         }
         p
@@ -401,8 +416,8 @@ impl Config {
             } else if !names.insert(n.name.as_str()) {
                 p.push(format!("{at}: another node has the same name"));
             }
-            if !n.libvirt_uri.contains(':') {
-                p.push(format!("{at}: libvirt_uri {:?} is not a libvirt URI such as \"qemu:///system\"", n.libvirt_uri));
+            if let Some(problem) = libvirt_uri::problem(&n.libvirt_uri) {
+                p.push(format!("{at}: {problem}"));
             }
             let local = n.libvirt_uri.split_once("://").is_some_and(|(_, rest)| rest.starts_with('/'));
             if n.connect == NodeConnect::GraphicsFd && !local {
@@ -426,6 +441,7 @@ impl Config {
                     NodeConnect::Tcp => porthole_compute::libvirt::ConnectMode::Tcp,
                     NodeConnect::GraphicsFd => porthole_compute::libvirt::ConnectMode::GraphicsFd,
                 },
+                timeout: porthole_compute::libvirt::LIBVIRT_TIMEOUT,
             })
             .collect()
     }
@@ -478,5 +494,7 @@ fn one_line(msg: &str) -> String {
     }
 }
 
+mod libvirt_uri;
+mod shape;
 #[cfg(test)]
 mod tests;

@@ -7,9 +7,10 @@ pub mod fix;
 pub mod sockets;
 
 use crate::domain_xml::{Listen, VncGraphics};
+use crate::instance::InstanceState;
 use crate::libvirt::{AuditedDomain, LibvirtNode, NodeConfig};
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// What the audit compares against.
@@ -32,12 +33,86 @@ pub struct Finding {
     pub listen: String,
     /// The port, if there is one.
     pub port: Option<u16>,
-    /// `exposed`, `no-vnc-auth`, `drift-server-listen`, `drift-persistent`, `unmanaged-listener`.
-    pub kind: &'static str,
-    /// `high`, `medium` or `low`.
-    pub severity: &'static str,
+    /// What is wrong.
+    pub kind: FindingKind,
+    /// How bad it is.
+    pub severity: Severity,
     /// How to fix it, one line.
     pub fix: String,
+}
+
+/// What an audit finding is about; serialized and printed as the words in the README's table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum FindingKind {
+    /// `exposed`: a running domain's VNC server listens beyond loopback and the management networks.
+    Exposed,
+    /// `no-vnc-auth`: a listener reachable beyond loopback has no VNC password.
+    NoVncAuth,
+    /// `drift-server-listen`: the live listen address is not `[vnc] server_listen`.
+    DriftServerListen,
+    /// `drift-persistent`: the persistent definition says another address than the live domain.
+    DriftPersistent,
+    /// `unmanaged-listener`: a QEMU that libvirt does not manage listens on TCP.
+    UnmanagedListener,
+}
+
+impl FindingKind {
+    /// The word in tables and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Exposed => "exposed",
+            FindingKind::NoVncAuth => "no-vnc-auth",
+            FindingKind::DriftServerListen => "drift-server-listen",
+            FindingKind::DriftPersistent => "drift-persistent",
+            FindingKind::UnmanagedListener => "unmanaged-listener",
+        }
+    }
+}
+
+impl std::fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// How bad a finding is: `high`, `medium` or `low`. Ordered, `Low` first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Severity {
+    /// `low`.
+    Low,
+    /// `medium`.
+    Medium,
+    /// `high`.
+    High,
+}
+
+impl Severity {
+    /// The word in tables and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Whether a domain's VNC server can be reached beyond this host and the management networks: it
+/// runs, and its live graphics listen on TCP at a wildcard (0.0.0.0, ::) or another outside
+/// address. The audit's `exposed` finding and the EXPOSED column of `porthole list` both ask this.
+pub fn exposed(state: InstanceState, live: Option<&VncGraphics>, policy: &Policy) -> bool {
+    let Some(addr) = live.filter(|_| state.has_console()).and_then(tcp_address) else { return false };
+    matches!(exposure(&addr, policy), Exposure::Wildcard | Exposure::Exposed)
 }
 
 /// Whether a listen address is reachable beyond this host and the management networks.
@@ -79,7 +154,7 @@ fn tcp_address(g: &VncGraphics) -> Option<String> {
 /// The findings for one domain of `node`.
 pub fn check_domain(d: &AuditedDomain, node: &str, policy: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
-    let running = matches!(d.state.as_str(), "running" | "idle" | "paused");
+    let running = d.state.has_console();
     let finding = |listen: &str, port, kind, severity, fix: String| Finding {
         instance: d.name.clone(),
         node: node.to_owned(),
@@ -92,17 +167,16 @@ pub fn check_domain(d: &AuditedDomain, node: &str, policy: &Policy) -> Vec<Findi
     let fix_cmd = format!("porthole audit --fix {} --yes --hard-reboot", d.name);
     if let Some(live) = d.live.as_ref().filter(|_| running) {
         if let Some(addr) = tcp_address(live) {
-            let e = exposure(&addr, policy);
-            if matches!(e, Exposure::Wildcard | Exposure::Exposed) {
-                let severity = if live.passwd.is_none() { "high" } else { "medium" };
-                out.push(finding(&addr, live.port, "exposed", severity, fix_cmd.clone()));
+            if exposed(d.state, Some(live), policy) {
+                let severity = if live.passwd.is_none() { Severity::High } else { Severity::Medium };
+                out.push(finding(&addr, live.port, FindingKind::Exposed, severity, fix_cmd.clone()));
             }
-            if e != Exposure::Loopback && live.passwd.is_none() {
+            if exposure(&addr, policy) != Exposure::Loopback && live.passwd.is_none() {
                 out.push(finding(
                     &addr,
                     live.port,
-                    "no-vnc-auth",
-                    "medium",
+                    FindingKind::NoVncAuth,
+                    Severity::Medium,
                     format!(
                         "listen on {} only, or set a VNC password (domain XML passwd) and auth_schemes = [\"vnc\"]",
                         policy.server_listen
@@ -110,13 +184,13 @@ pub fn check_domain(d: &AuditedDomain, node: &str, policy: &Policy) -> Vec<Findi
                 ));
             }
             if addr != policy.server_listen {
-                out.push(finding(&addr, live.port, "drift-server-listen", "low", fix_cmd.clone()));
+                out.push(finding(&addr, live.port, FindingKind::DriftServerListen, Severity::Low, fix_cmd.clone()));
             }
         }
         if let (Some(defined), Some(live_addr)) = (d.defined.as_ref(), tcp_address(live)) {
             if let Some(def_addr) = tcp_address(defined) {
                 if def_addr != live_addr {
-                    out.push(finding(&live_addr, live.port, "drift-persistent", "low", format!(
+                    out.push(finding(&live_addr, live.port, FindingKind::DriftPersistent, Severity::Low, format!(
                         "the definition says {def_addr}; it takes effect only after a hard reboot: porthole audit --fix {} --yes --hard-reboot",
                         d.name
                     )));
@@ -127,16 +201,26 @@ pub fn check_domain(d: &AuditedDomain, node: &str, policy: &Policy) -> Vec<Findi
     out
 }
 
-/// Audits every node: `Err` only when no node could be asked at all.
+/// Audits every node, all at once: `Err` only when no node could be asked at all.
 pub async fn audit(nodes: &[NodeConfig], policy: &Policy) -> Result<(Vec<Finding>, Vec<(String, String)>), String> {
+    let mut asks = tokio::task::JoinSet::new();
+    for (i, cfg) in nodes.iter().enumerate() {
+        let node = LibvirtNode::new(cfg.clone());
+        asks.spawn(async move { (i, node.audit_domains().await) });
+    }
+    let mut answers: Vec<Option<crate::Result<Vec<AuditedDomain>>>> = vec![None; nodes.len()];
+    while let Some(joined) = asks.join_next().await {
+        if let Ok((i, answer)) = joined {
+            answers[i] = Some(answer);
+        }
+    }
     let mut findings = Vec::new();
     let mut failed = Vec::new();
     let mut known: Vec<(String, u16)> = Vec::new();
     let mut local_nodes = Vec::new();
-    for cfg in nodes {
-        let node = LibvirtNode::new(cfg.clone());
-        match node.audit_domains().await {
-            Ok(domains) => {
+    for (cfg, answer) in nodes.iter().zip(answers) {
+        match answer {
+            Some(Ok(domains)) => {
                 for d in &domains {
                     findings.extend(check_domain(d, &cfg.name, policy));
                     if let Some(g) = &d.live {
@@ -148,7 +232,8 @@ pub async fn audit(nodes: &[NodeConfig], policy: &Policy) -> Result<(Vec<Finding
                     local_nodes.push(cfg.name.clone());
                 }
             }
-            Err(e) => failed.push((cfg.name.clone(), e.to_string())),
+            Some(Err(e)) => failed.push((cfg.name.clone(), e.to_string())),
+            None => failed.push((cfg.name.clone(), "the audit task failed".to_owned())),
         }
     }
     if !nodes.is_empty() && failed.len() == nodes.len() {
@@ -181,16 +266,16 @@ fn unmanaged_findings(node: &str, known: &[(String, u16)], policy: &Policy, proc
         for (addr, port) in p.listeners.iter().filter(|(_, port)| !known.iter().any(|(_, k)| k == port)) {
             let addr = addr.to_string();
             let severity = match exposure(&addr, policy) {
-                Exposure::Wildcard | Exposure::Exposed if authenticated => "medium",
-                Exposure::Wildcard | Exposure::Exposed => "high",
-                _ => "low",
+                Exposure::Wildcard | Exposure::Exposed if authenticated => Severity::Medium,
+                Exposure::Wildcard | Exposure::Exposed => Severity::High,
+                _ => Severity::Low,
             };
             out.push(Finding {
                 instance: format!("{} (pid {})", p.label(), p.pid),
                 node: node.to_owned(),
                 listen: addr,
                 port: Some(*port),
-                kind: "unmanaged-listener",
+                kind: FindingKind::UnmanagedListener,
                 severity,
                 fix: format!(
                     "a QEMU that libvirt does not manage listens here; stop it (kill {}) or restart it with -vnc {}:N,password=on",

@@ -33,7 +33,7 @@ pub struct Scan {
     pub unreadable: Vec<u32>,
 }
 
-/// Parses one /proc/net/tcp[6] table: LISTEN sockets as (address, port, inode).
+/// Parses one `/proc/net/tcp` or `/proc/net/tcp6` table: LISTEN sockets as (address, port, inode).
 pub fn parse_proc_net_tcp(table: &str) -> Vec<(IpAddr, u16, u64)> {
     table
         .lines()

@@ -122,8 +122,10 @@ async fn token_checks(state: &AppState, req: Request<'_>, token: &Token) -> Resu
         forwarded_proto: forwarded_proto(req.headers),
     };
     check_origin(origin_req, &state.settings.allowed_origins, &info.access_url_base).map_err(Refusal::Origin)?;
-    if !crate::mint::endpoint_matches(state.inventory.as_ref(), &info).await {
-        return Err(Refusal::Moved);
+    match crate::mint::endpoint_matches(state.inventory.as_ref(), &info).await {
+        Ok(true) => {}
+        Ok(false) => return Err(Refusal::Moved),
+        Err(e) => return Err(Refusal::NodeDown(e.to_string())),
     }
     Ok(info)
 }

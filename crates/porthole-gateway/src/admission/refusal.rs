@@ -32,6 +32,8 @@ pub(crate) enum Refusal {
     ShuttingDown,
     /// The token store failed.
     StoreDown(String),
+    /// The node that holds the instance could not be asked whether the endpoint is still its.
+    NodeDown(String),
 }
 
 impl Refusal {
@@ -43,7 +45,7 @@ impl Refusal {
             Refusal::MissingToken | Refusal::Invalid | Refusal::Expired | Refusal::Revoked | Refusal::Moved => StatusCode::UNAUTHORIZED,
             Refusal::Origin(_) => StatusCode::FORBIDDEN,
             Refusal::Throttled => StatusCode::TOO_MANY_REQUESTS,
-            Refusal::Busy | Refusal::ShuttingDown | Refusal::StoreDown(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Busy | Refusal::ShuttingDown | Refusal::StoreDown(_) | Refusal::NodeDown(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -60,7 +62,7 @@ impl Refusal {
             Refusal::Throttled => "throttled",
             Refusal::Busy => "busy",
             Refusal::ShuttingDown => "shutting-down",
-            Refusal::StoreDown(_) => "unavailable",
+            Refusal::StoreDown(_) | Refusal::NodeDown(_) => "unavailable",
         }
     }
 
@@ -86,6 +88,7 @@ impl Refusal {
             Refusal::Busy => "Too many consoles are open on this proxy: try again later",
             Refusal::ShuttingDown => "The console proxy is restarting: try again in a moment",
             Refusal::StoreDown(_) => "The console service is unavailable: try again in a moment",
+            Refusal::NodeDown(_) => "The VM's host cannot be reached right now: try again in a moment",
         }
     }
 
@@ -93,6 +96,7 @@ impl Refusal {
     pub(crate) fn log(&self, peer: std::net::SocketAddr) {
         match self {
             Refusal::StoreDown(cause) => tracing::warn!(%peer, %cause, "console refused: token store unavailable"),
+            Refusal::NodeDown(cause) => tracing::warn!(%peer, %cause, "console refused: the endpoint could not be re-checked"),
             Refusal::Busy => tracing::warn!(%peer, "console refused: max_sessions reached"),
             Refusal::Moved => tracing::warn!(%peer, "console refused: the endpoint no longer belongs to the instance"),
             Refusal::Origin(e) => tracing::info!(%peer, cause = %e, "console refused: Origin"),

@@ -6,7 +6,7 @@ use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use http::HeaderMap;
-use porthole_compute::Instance;
+use porthole_compute::{Instance, InstanceState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -75,13 +75,13 @@ pub(crate) struct ListQuery {
     pub name: Option<String>,
 }
 
-fn status(state: &str) -> (&'static str, &'static str) {
+fn status(state: InstanceState) -> (&'static str, &'static str) {
     match state {
-        "running" | "idle" | "in shutdown" => ("ACTIVE", "active"),
-        "paused" => ("PAUSED", "paused"),
-        "shut off" => ("SHUTOFF", "stopped"),
-        "pmsuspended" => ("SUSPENDED", "suspended"),
-        "crashed" => ("ERROR", "error"),
+        InstanceState::Running | InstanceState::Idle | InstanceState::InShutdown => ("ACTIVE", "active"),
+        InstanceState::Paused => ("PAUSED", "paused"),
+        InstanceState::ShutOff => ("SHUTOFF", "stopped"),
+        InstanceState::PmSuspended => ("SUSPENDED", "suspended"),
+        InstanceState::Crashed => ("ERROR", "error"),
         _ => ("UNKNOWN", "error"),
     }
 }
@@ -94,7 +94,7 @@ fn links(base: &str, id: Uuid) -> Vec<Link> {
 }
 
 fn server(base: &str, i: &Instance) -> Server {
-    let (status, vm_state) = status(&i.state);
+    let (status, vm_state) = status(i.state);
     Server {
         id: i.uuid.to_string(),
         name: i.name.clone(),
@@ -150,9 +150,9 @@ pub(crate) async fn detail(State(state): State<AppState>, headers: HeaderMap, Qu
 pub(crate) async fn by_id(state: &AppState, id: &str) -> Result<Instance, ApiError> {
     let not_found = || ApiError::NotFound(format!("Instance {id} could not be found."));
     let uuid = Uuid::parse_str(id).map_err(|_| not_found())?;
-    match state.inventory.find(&uuid.to_string()).await {
-        Ok(i) if i.uuid == uuid => Ok(i),
-        Ok(_) | Err(porthole_compute::LookupError::NotFound(_)) => Err(not_found()),
+    match state.inventory.find_by_uuid(uuid).await {
+        Ok(i) => Ok(i),
+        Err(porthole_compute::LookupError::NotFound(_)) => Err(not_found()),
         Err(e) => Err(ApiError::Unavailable(e.to_string())),
     }
 }
@@ -181,8 +181,8 @@ mod tests {
 
     #[test]
     fn states_map_to_nova_statuses() {
-        assert_eq!(status("running"), ("ACTIVE", "active"));
-        assert_eq!(status("shut off"), ("SHUTOFF", "stopped"));
-        assert_eq!(status("crashed").0, "ERROR");
+        assert_eq!(status(InstanceState::Running), ("ACTIVE", "active"));
+        assert_eq!(status(InstanceState::ShutOff), ("SHUTOFF", "stopped"));
+        assert_eq!(status(InstanceState::Crashed).0, "ERROR");
     }
 }

@@ -128,7 +128,7 @@ async fn why_server_gone(state: &AppState, info: &ConnectInfo, policies: &mut Po
     }
     let deadline = Instant::now() + STOP_GRACE;
     while Instant::now() < deadline {
-        if !crate::mint::endpoint_matches(state.inventory.as_ref(), info).await {
+        if let Ok(false) = crate::mint::endpoint_matches(state.inventory.as_ref(), info).await {
             return Some(SessionEnd::policy(Policy::InstanceStopped));
         }
         tokio::select! {

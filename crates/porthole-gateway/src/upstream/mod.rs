@@ -44,15 +44,19 @@ pub(crate) async fn connect<B: Transport>(
     settings: &Settings,
 ) -> Result<VncStream, SessionEnd> {
     let unreachable = |e: String| SessionEnd::new(Side::VncServer, EndKind::Unreachable(e));
-    let ep =
-        crate::mint::compute_endpoint(&info.endpoint).ok_or_else(|| unreachable(format!("{} is not a VNC endpoint", info.endpoint)))?;
-    let opened = inventory.open_console(info.instance_uuid, &ep.host, ep.port, settings.connect_timeout).await;
+    let not_vnc = || unreachable(format!("{} is not a VNC endpoint", info.endpoint));
+    let ep = crate::endpoint::vnc_endpoint(&info.endpoint).ok_or_else(not_vnc)?;
+    let opened = inventory.open_console(info.instance_uuid, &ep, settings.connect_timeout).await;
     let vnc = VncStream::from(opened.map_err(|e| unreachable(e.to_string()))?);
     if !settings.security.enabled() {
         return Ok(vnc);
     }
     let password = inventory.vnc_password(info.instance_uuid).await.map(String::into_bytes);
-    security::secure(ws, vnc, &settings.security, password, &ep.host).await.map_err(|e| {
+    let server_name = match &ep {
+        porthole_compute::Endpoint::Tcp { host, .. } => host.as_str(),
+        porthole_compute::Endpoint::GraphicsFd { node } => node.as_str(),
+    };
+    security::secure(ws, vnc, &settings.security, password, server_name).await.map_err(|e| {
         let side = if e.browser_fault { Side::Browser } else { Side::VncServer };
         SessionEnd::new(side, EndKind::Handshake(e.log))
     })

@@ -28,9 +28,7 @@ pub struct Gateway {
 
 /// Static targets by name and address.
 pub fn targets(targets: &[(&str, SocketAddr)]) -> StaticTargets {
-    StaticTargets::new(
-        targets.iter().map(|(name, addr)| ((*name).to_owned(), None, Endpoint { host: addr.ip().to_string(), port: addr.port() })),
-    )
+    StaticTargets::new(targets.iter().map(|(name, addr)| ((*name).to_owned(), None, Endpoint::tcp(addr.ip().to_string(), addr.port()))))
 }
 
 pub async fn start(targets: &[(&str, SocketAddr)], settings: Settings) -> Gateway {

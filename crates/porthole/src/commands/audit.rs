@@ -2,7 +2,7 @@
 //! warnings `serve` logs at start.
 
 use crate::config::Config;
-use porthole_compute::audit::{audit, Finding};
+use porthole_compute::audit::{audit, Finding, FindingKind, Severity};
 use porthole_compute::libvirt::LibvirtNode;
 use porthole_compute::{Compute, Inventory as _, StaticTargets};
 use std::process::ExitCode;
@@ -68,7 +68,7 @@ async fn run_fix(config: &Config, findings: &[Finding], fix: Fix) -> ExitCode {
     let compute = Compute::new(config.node_configs(), StaticTargets::default());
     let mut wanted: Vec<String> = fix.instances.clone();
     if wanted.is_empty() {
-        wanted = findings.iter().filter(|f| f.kind != "unmanaged-listener").map(|f| f.instance.clone()).collect();
+        wanted = findings.iter().filter(|f| f.kind != FindingKind::UnmanagedListener).map(|f| f.instance.clone()).collect();
         wanted.dedup();
     }
     if wanted.is_empty() {
@@ -118,15 +118,20 @@ async fn run_fix(config: &Config, findings: &[Finding], fix: Fix) -> ExitCode {
     code
 }
 
-/// At `serve` start: one warning per instance whose VNC server is exposed.
-pub async fn warn_exposed(config: &Config) {
+/// At `serve` start: one warning per instance whose VNC server is exposed. Runs beside the
+/// server (a hung node must not delay serving consoles on the others).
+pub fn warn_exposed(config: &Config) {
     if config.nodes.is_empty() {
         return;
     }
-    if let Ok((findings, _)) = audit(&config.node_configs(), &config.audit_policy()).await {
-        for f in findings.iter().filter(|f| f.kind == "exposed" || (f.kind == "unmanaged-listener" && f.severity == "high")) {
-            tracing::warn!(instance = %f.instance, node = %f.node, listen = %f.listen, port = ?f.port, severity = f.severity,
+    let (nodes, policy) = (config.node_configs(), config.audit_policy());
+    tokio::spawn(async move {
+        let Ok((findings, _)) = audit(&nodes, &policy).await else { return };
+        let loud =
+            |f: &&Finding| f.kind == FindingKind::Exposed || (f.kind == FindingKind::UnmanagedListener && f.severity == Severity::High);
+        for f in findings.iter().filter(loud) {
+            tracing::warn!(instance = %f.instance, node = %f.node, listen = %f.listen, port = ?f.port, severity = %f.severity,
                 fix = %f.fix, "VNC server reachable beyond loopback and the management networks");
         }
-    }
+    });
 }

@@ -1,29 +1,18 @@
 //! `porthole list` and `porthole vncdisplay`, and what makes an instance's console reachable.
 
+use porthole_compute::audit::{exposed, Policy};
 use porthole_compute::domain_xml::Listen;
-use porthole_compute::{Compute, Endpoint, Instance, Inventory as _};
+use porthole_compute::{Compute, Endpoint, Instance, InstanceState, Inventory as _};
 
 use serde::Serialize;
-use std::net::IpAddr;
 use std::process::ExitCode;
-
-/// Whether a VNC listen address is reachable beyond this host.
-fn exposed(i: &Instance) -> bool {
-    let Some(addr) = i.graphics.as_ref().and_then(|g| g.listen.address()) else {
-        return false;
-    };
-    match addr.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>() {
-        Ok(ip) => !ip.is_loopback(),
-        Err(_) => addr != "localhost",
-    }
-}
 
 #[derive(Serialize)]
 struct Row<'a> {
     uuid: String,
     name: &'a str,
     node: Option<&'a str>,
-    state: &'a str,
+    state: InstanceState,
     vnc_listen: Option<String>,
     vnc_port: Option<u16>,
     vnc_password: bool,
@@ -31,7 +20,7 @@ struct Row<'a> {
     exposed: bool,
 }
 
-fn row(i: &Instance) -> Row<'_> {
+fn row<'a>(i: &'a Instance, policy: &Policy) -> Row<'a> {
     let g = i.graphics.as_ref();
     let listen = g.map(|g| match &g.listen {
         Listen::Address(a) => a.clone(),
@@ -40,25 +29,30 @@ fn row(i: &Instance) -> Row<'_> {
         Listen::None => "none".to_owned(),
         Listen::Default => "127.0.0.1".to_owned(),
     });
-    let listen = listen.or_else(|| i.vnc.as_ref().map(|e| e.host.clone()));
-    let port = g.and_then(|g| g.port).or_else(|| i.vnc.as_ref().map(|e| e.port));
+    let (vnc_host, vnc_port) = match &i.vnc {
+        Some(Endpoint::Tcp { host, port }) => (Some(host.clone()), Some(*port)),
+        _ => (None, None),
+    };
+    let listen = listen.or(vnc_host);
+    let port = g.and_then(|g| g.port).or(vnc_port);
     Row {
         uuid: i.uuid.to_string(),
         name: &i.name,
         node: i.node.as_deref(),
-        state: &i.state,
+        state: i.state,
         vnc_listen: listen,
         vnc_port: port,
         vnc_password: g.is_some_and(|g| g.passwd.is_some()),
         proxy_endpoint: i.vnc.as_ref(),
-        exposed: exposed(i),
+        exposed: exposed(i.state, g, policy),
     }
 }
 
-/// Prints every instance; nodes that failed are reported on stderr.
-pub async fn list(compute: &Compute, json: bool) -> anyhow::Result<ExitCode> {
+/// Prints every instance; nodes that failed are reported on stderr. EXPOSED is what the audit
+/// calls `exposed` (running, listening beyond loopback and `[audit] management_networks`).
+pub async fn list(compute: &Compute, policy: &Policy, json: bool) -> anyhow::Result<ExitCode> {
     let survey = compute.survey().await;
-    let rows: Vec<Row<'_>> = survey.instances.iter().map(row).collect();
+    let rows: Vec<Row<'_>> = survey.instances.iter().map(|i| row(i, policy)).collect();
     if json {
         let unreachable: Vec<_> = survey.unreachable.iter().map(|(n, e)| serde_json::json!({"node": n, "error": e})).collect();
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"instances": rows, "unreachable": unreachable}))?);
@@ -72,7 +66,7 @@ pub async fn list(compute: &Compute, json: bool) -> anyhow::Result<ExitCode> {
                 (None, _) => "-".to_owned(),
             };
             let exposed = if r.exposed { "yes" } else { "no" };
-            println!("{:<36}  {:<20}  {:<10}  {:<11}  {vnc:<22}  {exposed}", r.uuid, r.name, r.node.unwrap_or("-"), r.state);
+            println!("{:<36}  {:<20}  {:<10}  {:<11}  {vnc:<22}  {exposed}", r.uuid, r.name, r.node.unwrap_or("-"), r.state.as_str());
         }
     }
     for (node, e) in &survey.unreachable {
@@ -86,14 +80,14 @@ pub async fn vncdisplay(compute: &Compute, key: &str) -> anyhow::Result<()> {
     let i = compute.find(key).await?;
     let Some(g) = &i.graphics else {
         if i.node.is_none() {
-            if let Some(ep) = &i.vnc {
-                println!("{}:{}", ep.host, i32::from(ep.port) - 5900);
+            if let Some(Endpoint::Tcp { host, port }) = &i.vnc {
+                println!("{host}:{}", i32::from(*port) - 5900);
                 return Ok(());
             }
         }
         anyhow::bail!("instance {:?} has no VNC graphics device", i.name);
     };
-    if !matches!(i.state.as_str(), "running" | "idle" | "paused") {
+    if !i.state.has_console() {
         anyhow::bail!("instance {:?} is not running ({})", i.name, i.state);
     }
     match g.vncdisplay() {

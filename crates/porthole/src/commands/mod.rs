@@ -24,7 +24,10 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { config, demo } => serve(load(&config)?, demo).await?,
         Command::Console(ConsoleCommand::Url { config, instance, ttl }) => console_url(load(&config)?, &instance, ttl).await?,
-        Command::List { config, json } => return instances::list(&compute(&load(&config)?), json).await,
+        Command::List { config, json } => {
+            let config = load(&config)?;
+            return instances::list(&compute(&config), &config.audit_policy(), json).await;
+        }
         Command::Audit { config, json, fix, yes, hard_reboot, instances } => {
             let config = match load(&config) {
                 Ok(c) => c,
@@ -49,8 +52,7 @@ fn load(arg: &ConfigArg) -> anyhow::Result<Config> {
 
 /// The libvirt nodes and static targets of the configuration.
 fn compute(config: &Config) -> Compute {
-    let mut targets =
-        StaticTargets::new(config.targets.iter().map(|t| (t.name.clone(), t.uuid, Endpoint { host: t.host.clone(), port: t.port })));
+    let mut targets = StaticTargets::new(config.targets.iter().map(|t| (t.name.clone(), t.uuid, Endpoint::tcp(t.host.clone(), t.port))));
     for t in &config.targets {
         if let Some(pw) = &t.password {
             targets.set_password(&t.name, pw.clone());
@@ -110,7 +112,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let demo_server = match demo {
         true => {
             let d = DemoServer::start(SocketAddr::from(([127, 0, 0, 1], 0))).await.context("starting the demo VNC server")?;
-            inventory.targets_mut().push("demo", Endpoint { host: "127.0.0.1".into(), port: d.local_addr().port() });
+            inventory.targets_mut().push("demo", Endpoint::tcp("127.0.0.1", d.local_addr().port()));
             Some(d)
         }
         false => None,
@@ -118,7 +120,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on [proxy] listen = {listen}"))?;
     let bound = listener.local_addr()?;
     let base = base_url(&config, bound);
-    audit::warn_exposed(&config).await;
+    audit::warn_exposed(&config);
     let (gone_tx, gone_rx) = tokio::sync::mpsc::unbounded_channel();
     inventory.watch_lifecycle(gone_tx).context("starting the libvirt lifecycle watchers")?;
     let mut settings = settings(&config)?;

@@ -123,3 +123,30 @@ fn impossible_pool_sizes_are_reported() {
         assert!(msg.contains(needle), "missing {needle}: {msg}");
     }
 }
+
+#[test]
+fn load_catches_a_misspelt_libvirt_driver() {
+    let e = Config::from_toml_str("[[nodes]]\nname = \"kvm1\"\nlibvirt_uri = \"qmeu:///system\"\n").unwrap_err().to_string();
+    assert!(e.contains("[[nodes]] #1 (\"kvm1\"): libvirt_uri \"qmeu:///system\": unknown libvirt driver \"qmeu\""), "{e}");
+    assert!(e.contains("did you mean \"qemu\""), "{e}");
+}
+
+#[test]
+fn load_says_to_write_double_brackets() {
+    let e = Config::from_toml_str("[nodes]\nname = \"kvm1\"\nlibvirt_uri = \"qemu:///system\"\n").unwrap_err().to_string();
+    assert_eq!(e, "[nodes] is a single table, but nodes is a list: write [[nodes]] above each node");
+    let e = Config::from_toml_str("[targets]\nname = \"a\"\nhost = \"h\"\nport = 1\n").unwrap_err().to_string();
+    assert!(e.contains("write [[targets]]"), "{e}");
+    let e = Config::from_toml_str("[api.keys]\nname = \"ops\"\nsecret = \"0123456789abcdef\"\nrole = \"admin\"\n").unwrap_err().to_string();
+    assert!(e.contains("write [[api.keys]]"), "{e}");
+}
+
+#[test]
+fn load_refuses_two_api_keys_with_one_secret() {
+    let text = "[[api.keys]]\nname = \"ops\"\nsecret = \"0123456789abcdef\"\nrole = \"admin\"\n\
+                [[api.keys]]\nname = \"dev\"\nsecret = \"0123456789abcdef\"\nrole = \"member\"\n";
+    let e = Config::from_toml_str(text).unwrap_err().to_string();
+    assert!(e.contains("[[api.keys]] #2 (\"dev\"): same secret as #1 (\"ops\")"), "{e}");
+    assert!(!e.contains("0123456789abcdef"), "the secret is never printed: {e}");
+    assert!(e.starts_with("1 problem(s)"), "{e}");
+}

@@ -159,3 +159,29 @@ pub fn make_pki(dir: &Path, name: &str) {
         );
     }
 }
+
+/// Signs the server's request of [`make_pki`] again without extensions: with OpenSSL 3.0 that
+/// makes an X.509 version 1 certificate, as old recipes do (QEMU and gnutls accept it).
+pub fn reissue_server_cert_as_v1(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca-cert.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-set_serial",
+            "41",
+            "-out",
+            "server-cert.pem",
+            "-days",
+            "2",
+        ],
+    );
+    let out = Command::new("openssl").args(["x509", "-noout", "-text", "-in", "server-cert.pem"]).current_dir(dir).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Version: 1 (0x0)"), "openssl did not make a v1 certificate");
+}

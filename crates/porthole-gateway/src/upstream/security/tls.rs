@@ -64,7 +64,24 @@ pub(super) async fn connect(
     let name = ServerName::try_from(server_name.to_owned())
         .or_else(|_| ServerName::try_from("vnc-server".to_owned()))
         .map_err(std::io::Error::other)?;
-    tokio_rustls::TlsConnector::from(cfg).connect(name, plain).await
+    tokio_rustls::TlsConnector::from(cfg).connect(name, plain).await.map_err(explain)
+}
+
+/// What to do about a VNC server whose certificate is X.509 version 1.
+const V1_CERTIFICATE: &str = "the VNC server's certificate is X.509 version 1 (made without extensions, as old openssl \
+    recipes do), and TLS here accepts only version 3: reissue it as v3 by signing its request again with extensions, e.g. \
+    `openssl x509 -req -in server.csr -CA ca-cert.pem -CAkey ca-key.pem -CAcreateserial -days 365 -out server-cert.pem \
+    -extfile server.ext` where server.ext says basicConstraints=CA:FALSE, keyUsage=digitalSignature,keyEncipherment, \
+    extendedKeyUsage=serverAuth, subjectAltName=DNS:<host> (or use certtool as libvirt's TLS guide does), then restart the VNC server";
+
+/// Words an operator can act on for the handshake errors that rustls leaves cryptic.
+fn explain(e: std::io::Error) -> std::io::Error {
+    let certificate = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    let Some(rustls::Error::InvalidCertificate(CertificateError::Other(other))) = certificate else { return e };
+    match other.0.downcast_ref::<webpki::Error>() {
+        Some(webpki::Error::UnsupportedCertVersion) => std::io::Error::new(std::io::ErrorKind::InvalidData, V1_CERTIFICATE),
+        _ => e,
+    }
 }
 
 /// The WebPKI chain check without the host name check.
@@ -112,3 +129,6 @@ impl ServerCertVerifier for NoHostname {
         self.0.supported_verify_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,20 +1,25 @@
-//! A libvirt node: lists its domains with their state and live VNC graphics, and re-checks a
-//! domain's console port. libvirt's API blocks, so every call runs on tokio's blocking pool with a
-//! time limit; a node that fails is reported, never fatal to the others.
+//! A libvirt node: lists its domains with their state and live VNC graphics, and looks one up by
+//! UUID. Every call goes through `link.rs`: its own thread, the node's time limit, no call waiting
+//! behind another; a node that fails is reported, never fatal to the others.
+
+mod link;
 
 use crate::domain_xml::{parse_vnc_graphics, Listen, VncGraphics};
 use crate::graphics_fd::{socket_from_libvirt, SKIP_AUTH};
-use crate::inventory::{Endpoint, Instance};
-use crate::upstream::GRAPHICS_FD_SCHEME;
+use crate::instance::{Endpoint, Instance, InstanceState};
 use crate::{Error, Result};
-use std::sync::{Arc, Mutex, PoisonError};
+use link::{libvirt_error, CallError, Link};
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 use virt::connect::Connect;
 use virt::domain::{Domain, DomainState};
 use virt::enumutil::Enum;
 
-/// Time allowed for one libvirt call (a remote node that hangs must not hang the proxy).
+pub use link::MAX_THREADS;
+
+/// Time allowed for one libvirt call on one node, opening the connection included (a remote node
+/// that hangs must not hang the proxy). Each node has its own; nodes are asked concurrently.
 pub const LIBVIRT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How a node is configured (`[[nodes]]`).
@@ -28,6 +33,21 @@ pub struct NodeConfig {
     pub proxyclient_address: String,
     /// How the proxy reaches the VNC servers.
     pub connect: ConnectMode,
+    /// Time allowed for one call on this node ([`LIBVIRT_TIMEOUT`] unless a test says otherwise).
+    pub timeout: Duration,
+}
+
+impl NodeConfig {
+    /// A node reached over TCP at 127.0.0.1, with the default time limit.
+    pub fn new(name: impl Into<String>, libvirt_uri: impl Into<String>) -> Self {
+        NodeConfig {
+            name: name.into(),
+            libvirt_uri: libvirt_uri.into(),
+            proxyclient_address: "127.0.0.1".into(),
+            connect: ConnectMode::Tcp,
+            timeout: LIBVIRT_TIMEOUT,
+        }
+    }
 }
 
 /// How the proxy reaches a node's VNC servers.
@@ -41,12 +61,12 @@ pub enum ConnectMode {
     GraphicsFd,
 }
 
-/// A libvirt node with a lazily opened, re-opened-on-failure connection.
+/// A libvirt node with a lazily opened connection, re-opened after a failure or a time-out.
 #[derive(Clone)]
 pub struct LibvirtNode {
     cfg: Arc<NodeConfig>,
-    /// The open connection, if any; a std mutex because it is only used on blocking threads.
-    conn: Arc<Mutex<Option<Connect>>>,
+    /// The connection and the threads that wait on libvirt (see [`link`]).
+    link: Arc<Link>,
 }
 
 /// XML with the VNC password (libvirt's VIR_DOMAIN_XML_SECURE).
@@ -61,8 +81,8 @@ pub struct AuditedDomain {
     pub name: String,
     /// Its UUID.
     pub uuid: Uuid,
-    /// State as virsh shows it.
-    pub state: String,
+    /// Its state.
+    pub state: InstanceState,
     /// VNC graphics of the live domain.
     pub live: Option<VncGraphics>,
     /// VNC graphics of the persistent definition (persistent domains only).
@@ -78,7 +98,8 @@ impl LibvirtNode {
         static QUIET: std::sync::Once = std::sync::Once::new();
         QUIET.call_once(virt::error::clear_error_callback);
         crate::events::ensure_event_loop();
-        LibvirtNode { cfg: Arc::new(cfg), conn: Arc::new(Mutex::new(None)) }
+        let link = Arc::new(Link::new(cfg.libvirt_uri.clone(), cfg.timeout));
+        LibvirtNode { cfg: Arc::new(cfg), link }
     }
 
     /// Its configuration.
@@ -140,7 +161,7 @@ impl LibvirtNode {
                 };
                 let persistent = d.is_persistent().unwrap_or(false);
                 let defined = if persistent { parse_vnc_graphics(&d.xml_desc(XML_SECURE | XML_INACTIVE)?)? } else { None };
-                out.push(AuditedDomain { name, uuid, state: state_name(&state).to_owned(), live, defined, persistent });
+                out.push(AuditedDomain { name, uuid, state: state_of(&state), live, defined, persistent });
             }
             Ok(out)
         })
@@ -177,57 +198,12 @@ impl LibvirtNode {
     }
 
     async fn call<T: Send + 'static>(&self, f: impl FnOnce(&Connect) -> Result<T, CallError> + Send + 'static) -> Result<T> {
-        let (conn, uri) = (self.conn.clone(), self.cfg.libvirt_uri.clone());
-        let task = tokio::task::spawn_blocking(move || {
-            let mut slot = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            if slot.is_none() {
-                *slot = Some(Connect::open(Some(&uri)).map_err(|e| libvirt_error(&uri, &e))?);
-            }
-            let Some(c) = slot.as_ref() else { return Err(Error::Libvirt { uri, message: "not connected".into() }) };
-            let result = f(c);
-            if let Err(CallError::Virt(_)) = &result {
-                if !c.is_alive().unwrap_or(false) {
-                    *slot = None; // re-open next time
-                }
-            }
-            result.map_err(|e| match e {
-                CallError::Virt(v) => libvirt_error(&uri, &v),
-                CallError::Other(o) => o,
-            })
-        });
-        let uri = &self.cfg.libvirt_uri;
-        match tokio::time::timeout(LIBVIRT_TIMEOUT, task).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(join)) => Err(Error::Libvirt { uri: uri.clone(), message: join.to_string() }),
-            Err(_) => Err(Error::Timeout { uri: uri.clone(), secs: LIBVIRT_TIMEOUT.as_secs() }),
-        }
-    }
-}
-
-/// An error inside a blocking libvirt call.
-enum CallError {
-    Virt(virt::error::Error),
-    Other(Error),
-}
-
-impl From<virt::error::Error> for CallError {
-    fn from(e: virt::error::Error) -> Self {
-        CallError::Virt(e)
-    }
-}
-
-impl From<Error> for CallError {
-    fn from(e: Error) -> Self {
-        CallError::Other(e)
+        self.link.call(f).await
     }
 }
 
 fn is_no_domain(e: &virt::error::Error) -> bool {
     e.code() == Enum::Known(virt::error::ErrorNumber::NoDomain)
-}
-
-fn libvirt_error(uri: &str, e: &virt::error::Error) -> Error {
-    Error::Libvirt { uri: uri.to_owned(), message: e.message().to_owned() }
 }
 
 fn describe(cfg: &NodeConfig, d: &Domain) -> Result<Instance, CallError> {
@@ -236,31 +212,31 @@ fn describe(cfg: &NodeConfig, d: &Domain) -> Result<Instance, CallError> {
     let (state, _) = d.state()?;
     let xml = d.xml_desc(XML_SECURE)?;
     let graphics = parse_vnc_graphics(&xml)?;
-    let running = matches!(state, Enum::Known(DomainState::Running | DomainState::Blocked | DomainState::Paused));
-    let vnc = graphics.as_ref().filter(|_| running).and_then(|g| tcp_endpoint(cfg, g));
-    Ok(Instance { uuid, name, node: Some(cfg.name.clone()), state: state_name(&state).to_owned(), vnc, graphics })
+    let state = state_of(&state);
+    let vnc = graphics.as_ref().filter(|_| state.has_console()).and_then(|g| endpoint(cfg, g));
+    Ok(Instance { uuid, name, node: Some(cfg.name.clone()), state, vnc, graphics })
 }
 
-fn tcp_endpoint(cfg: &NodeConfig, g: &VncGraphics) -> Option<Endpoint> {
+fn endpoint(cfg: &NodeConfig, g: &VncGraphics) -> Option<Endpoint> {
     if cfg.connect == ConnectMode::GraphicsFd {
-        return Some(Endpoint { host: format!("{GRAPHICS_FD_SCHEME}{}", cfg.name), port: 0 });
+        return Some(Endpoint::GraphicsFd { node: cfg.name.clone() });
     }
     let tcp = matches!(g.listen, Listen::Address(_) | Listen::Network { .. } | Listen::Default);
     let port = g.port.filter(|_| tcp)?;
-    Some(Endpoint { host: cfg.proxyclient_address.clone(), port })
+    Some(Endpoint::tcp(cfg.proxyclient_address.clone(), port))
 }
 
-/// The state as `virsh list` prints it.
-fn state_name(state: &Enum<DomainState, u32>) -> &'static str {
+/// The state libvirt reports, as the other crates see it.
+fn state_of(state: &Enum<DomainState, u32>) -> InstanceState {
     match state {
-        Enum::Known(DomainState::NoState) => "no state",
-        Enum::Known(DomainState::Running) => "running",
-        Enum::Known(DomainState::Blocked) => "idle",
-        Enum::Known(DomainState::Paused) => "paused",
-        Enum::Known(DomainState::Shutdown) => "in shutdown",
-        Enum::Known(DomainState::Shutoff) => "shut off",
-        Enum::Known(DomainState::Crashed) => "crashed",
-        Enum::Known(DomainState::PMSuspended) => "pmsuspended",
-        Enum::Unknown(_) => "unknown",
+        Enum::Known(DomainState::NoState) => InstanceState::NoState,
+        Enum::Known(DomainState::Running) => InstanceState::Running,
+        Enum::Known(DomainState::Blocked) => InstanceState::Idle,
+        Enum::Known(DomainState::Paused) => InstanceState::Paused,
+        Enum::Known(DomainState::Shutdown) => InstanceState::InShutdown,
+        Enum::Known(DomainState::Shutoff) => InstanceState::ShutOff,
+        Enum::Known(DomainState::Crashed) => InstanceState::Crashed,
+        Enum::Known(DomainState::PMSuspended) => InstanceState::PmSuspended,
+        Enum::Unknown(_) => InstanceState::Unknown,
     }
 }
