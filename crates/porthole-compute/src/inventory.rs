@@ -4,6 +4,7 @@
 //! still belongs to its instance (CVE-2013-0335).
 
 use crate::domain_xml::VncGraphics;
+use crate::serial::{ConsoleStream, SerialConsole};
 use crate::upstream::{connect_tcp, Upstream};
 use async_trait::async_trait;
 use serde::Serialize;
@@ -37,6 +38,8 @@ pub struct Instance {
     pub vnc: Option<Endpoint>,
     /// The domain's VNC graphics as its live XML says (libvirt instances only).
     pub graphics: Option<VncGraphics>,
+    /// The domain's console device (`virsh console`), if it has one (libvirt instances only).
+    pub serial: Option<SerialConsole>,
 }
 
 /// Every instance, and the nodes that could not be asked.
@@ -112,6 +115,13 @@ pub trait Inventory: Send + Sync + 'static {
         i.graphics.and_then(|g| g.passwd).map(|p| p.0)
     }
 
+    /// Opens the serial console of `instance` on libvirt node `node` (`virDomainOpenConsole`),
+    /// taking it over from any other session. Only libvirt nodes have serial consoles.
+    async fn open_serial(&self, instance: Uuid, node: &str) -> std::io::Result<ConsoleStream> {
+        let _ = instance;
+        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, format!("no libvirt node named {node:?}")))
+    }
+
     /// Whether the instance is a VM whose life libvirt reports (not a static target).
     async fn managed(&self, _instance: Uuid) -> bool {
         false
@@ -143,6 +153,7 @@ impl StaticTargets {
                 state: "running".to_owned(),
                 vnc: Some(ep),
                 graphics: None,
+                serial: None,
             })
             .collect();
         StaticTargets { targets, passwords: Default::default() }
@@ -158,7 +169,7 @@ impl StaticTargets {
     /// Adds one target (the demo server registers itself this way).
     pub fn push(&mut self, name: &str, ep: Endpoint) {
         let (uuid, name, state) = (target_uuid(name), name.to_owned(), "running".to_owned());
-        self.targets.push(Instance { uuid, name, node: None, state, vnc: Some(ep), graphics: None });
+        self.targets.push(Instance { uuid, name, node: None, state, vnc: Some(ep), graphics: None, serial: None });
     }
 }
 

@@ -5,6 +5,7 @@
 use crate::domain_xml::{parse_vnc_graphics, Listen, VncGraphics};
 use crate::graphics_fd::{socket_from_libvirt, SKIP_AUTH};
 use crate::inventory::{Endpoint, Instance};
+use crate::serial::{parse_serial_console, ConsoleStream};
 use crate::upstream::GRAPHICS_FD_SCHEME;
 use crate::{Error, Result};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -126,6 +127,12 @@ impl LibvirtNode {
         .await
     }
 
+    /// The domain's serial console (the device `virsh console` opens), taken over from any other
+    /// session; on a connection of its own (see [`crate::serial`]).
+    pub async fn open_serial(&self, uuid: Uuid) -> Result<ConsoleStream> {
+        crate::serial::open_console(&self.cfg.libvirt_uri, uuid, None, LIBVIRT_TIMEOUT).await
+    }
+
     /// Every domain with its live VNC graphics and, for persistent domains, the graphics of its
     /// persistent definition (what a hard reboot would start).
     pub async fn audit_domains(&self) -> Result<Vec<AuditedDomain>> {
@@ -236,9 +243,10 @@ fn describe(cfg: &NodeConfig, d: &Domain) -> Result<Instance, CallError> {
     let (state, _) = d.state()?;
     let xml = d.xml_desc(XML_SECURE)?;
     let graphics = parse_vnc_graphics(&xml)?;
+    let serial = parse_serial_console(&xml)?;
     let running = matches!(state, Enum::Known(DomainState::Running | DomainState::Blocked | DomainState::Paused));
     let vnc = graphics.as_ref().filter(|_| running).and_then(|g| tcp_endpoint(cfg, g));
-    Ok(Instance { uuid, name, node: Some(cfg.name.clone()), state: state_name(&state).to_owned(), vnc, graphics })
+    Ok(Instance { uuid, name, node: Some(cfg.name.clone()), state: state_name(&state).to_owned(), vnc, graphics, serial })
 }
 
 fn tcp_endpoint(cfg: &NodeConfig, g: &VncGraphics) -> Option<Endpoint> {

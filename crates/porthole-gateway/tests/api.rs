@@ -44,6 +44,7 @@ async fn gateway(vnc: std::net::SocketAddr) -> common::Gateway {
         state: state.into(),
         vnc: None,
         graphics: None,
+        serial: None,
     };
     let inv = Mixed { targets: targets.clone(), extra: vec![other(OFF, "off1", "shut off"), other(STOPPING, "stopping1", "in shutdown")] };
     let settings = Settings {
