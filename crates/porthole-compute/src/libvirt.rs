@@ -75,9 +75,7 @@ pub struct AuditedDomain {
 impl LibvirtNode {
     /// A node; nothing is opened until first used.
     pub fn new(cfg: NodeConfig) -> Self {
-        // libvirt's default error handler prints every error on stderr; ours are reported instead.
-        static QUIET: std::sync::Once = std::sync::Once::new();
-        QUIET.call_once(virt::error::clear_error_callback);
+        quiet_errors();
         crate::events::ensure_event_loop();
         LibvirtNode { cfg: Arc::new(cfg), conn: Arc::new(Mutex::new(None)) }
     }
@@ -209,6 +207,13 @@ impl LibvirtNode {
             Err(_) => Err(Error::Timeout { uri: uri.clone(), secs: LIBVIRT_TIMEOUT.as_secs() }),
         }
     }
+}
+
+/// Stops libvirt's default error handler, which prints every error on stderr; ours are reported
+/// instead.
+pub(crate) fn quiet_errors() {
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(virt::error::clear_error_callback);
 }
 
 /// An error inside a blocking libvirt call.

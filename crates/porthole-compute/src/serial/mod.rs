@@ -4,10 +4,12 @@
 //!
 //! One writer at a time: libvirt allows one stream per console device. Porthole opens with
 //! `VIR_DOMAIN_CONSOLE_FORCE`, as `virsh console --force` does: a new session takes the console
-//! over and libvirt ends the previous one. A previous session of this process learns why
-//! ([`ConsoleError::TakenOver`]); one held elsewhere (`virsh console`, another Porthole process)
-//! just ends with libvirt's error.
+//! over and libvirt ends the previous one, which reads [`ConsoleError::TakenOver`]: known for
+//! sure when the newer session is in this process, inferred (libvirt says "stream had I/O
+//! failure" while the domain still runs) when it is elsewhere (`virsh console --force`, another
+//! Porthole process).
 
+mod callback;
 pub mod device;
 mod stream;
 
@@ -15,10 +17,10 @@ pub use device::{parse_serial_console, ConsoleTarget, SerialConsole, SerialSourc
 pub use stream::{ConsoleError, ConsoleStream, READ_BUFFER, WRITE_CHUNK};
 
 use crate::{Error, Result};
+use callback::Shared;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
-use stream::Shared;
 use uuid::Uuid;
 use virt::connect::Connect;
 use virt::stream::Stream;
@@ -53,6 +55,7 @@ fn open_blocking(uri: &str, uuid: Uuid, device: Option<String>, runtime: tokio::
     // Stream data and its callbacks travel on libvirt's event loop: it must run before the
     // connection opens.
     crate::events::ensure_event_loop();
+    crate::libvirt::quiet_errors();
     let conn = Connect::open(Some(uri)).map_err(err)?;
     let dom = conn.lookup_domain_by_uuid_string(&uuid.to_string()).map_err(err)?;
     let stream = Stream::new(&conn, virt::sys::VIR_STREAM_NONBLOCK).map_err(err)?;
@@ -68,7 +71,7 @@ fn open_blocking(uri: &str, uuid: Uuid, device: Option<String>, runtime: tokio::
         return Err(err(e));
     }
     drop(dom);
-    let console = ConsoleStream::new(conn, stream, runtime).map_err(|e| Error::Libvirt { uri: uri.to_owned(), message: e.to_string() })?;
+    let console = ConsoleStream::new(conn, stream, uuid, runtime).map_err(|message| Error::Libvirt { uri: uri.to_owned(), message })?;
     let mut map = holders().lock().unwrap_or_else(PoisonError::into_inner);
     map.retain(|_, w| w.strong_count() > 0);
     map.insert(key, Arc::downgrade(console.shared()));

@@ -11,27 +11,18 @@
 //!   and libvirtd stops reading a client whose stream packets wait for a guest that does not read
 //!   its serial port. One chunk of at most [`WRITE_CHUNK`] bytes is in flight at a time, on tokio's
 //!   blocking pool; `poll_write` waits for it, so a slow guest blocks the writer.
-//!
-//! The `virt` crate (0.5) wraps the stream calls safely except event callbacks: its
-//! `Stream::event_add_callback` hands libvirt a pointer to the `Stream` value itself, which
-//! dangles once that value moves. Registering the callback is therefore done here with the C API,
-//! with a reference-counted [`Shared`] as the callback's data.
 
-#![allow(unsafe_code)]
-
-use std::collections::VecDeque;
-use std::ffi::{c_int, c_void};
+use super::callback::{End, Libvirt, Shared};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{ready, Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::task::JoinHandle;
+use uuid::Uuid;
 use virt::connect::Connect;
 use virt::stream::Stream;
-use virt::sys;
 
 /// Guest output held for a reader that is behind; more is dropped (and counted) until it reads.
 pub const READ_BUFFER: usize = 256 * 1024;
@@ -42,12 +33,12 @@ pub const WRITE_CHUNK: usize = 16 * 1024;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConsoleError {
-    /// Another session opened the same console with force (a second Porthole session in this
-    /// process); libvirt ended this one.
+    /// Another session opened the same console with force and libvirt ended this one: a newer
+    /// session of this process, or, while the domain still runs, one elsewhere (`virsh console
+    /// --force`, another Porthole process), which libvirt reports as an I/O failure.
     #[error("serial console taken over by another session")]
     TakenOver,
-    /// libvirt ended the stream with an error (the console was opened elsewhere with force, e.g.
-    /// `virsh console --force` or another Porthole process, or libvirtd went away).
+    /// libvirt ended the stream with an error and the domain is not running, or libvirtd is gone.
     #[error("libvirt console stream: {0}")]
     Libvirt(String),
 }
@@ -56,104 +47,6 @@ impl ConsoleError {
     /// The [`ConsoleError`] inside an I/O error from a [`ConsoleStream`], if it is one.
     pub fn from_io(e: &io::Error) -> Option<&ConsoleError> {
         e.get_ref().and_then(|inner| inner.downcast_ref::<ConsoleError>())
-    }
-}
-
-/// How the guest side ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum End {
-    Eof,
-    Failed(String),
-}
-
-/// What the event callback and the reader share.
-struct ReadState {
-    buf: VecDeque<u8>,
-    end: Option<End>,
-    waker: Option<Waker>,
-    dropped: u64,
-}
-
-/// Shared between the [`ConsoleStream`] and the C callback on libvirt's event loop thread.
-pub(crate) struct Shared {
-    /// The stream, for `virStreamRecv` in the callback (a reference libvirt counts).
-    stream: Stream,
-    /// Guest output not read yet, how the stream ended, and who to wake.
-    read: Mutex<ReadState>,
-    /// Set before a second session of this process opens the same console with force, so this
-    /// session can say why it ended.
-    taken_over: AtomicBool,
-}
-
-impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, ReadState> {
-        self.read.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Marks this session as replaced by a newer one (see [`super::open`]).
-    pub(crate) fn set_taken_over(&self, yes: bool) {
-        self.taken_over.store(yes, Ordering::SeqCst);
-    }
-
-    /// Moves everything libvirt has queued into the bounded buffer (the callback's work).
-    fn drain(&self, events: sys::virStreamEventType) {
-        let mut scratch = [0u8; 16 * 1024];
-        let end = loop {
-            match self.stream.recv(&mut scratch) {
-                Ok(n) if n > 0 => self.push(&scratch[..n.unsigned_abs()]),
-                Ok(0) => break Some(End::Eof),
-                Ok(_) => break None, // -2: nothing more queued right now
-                Err(e) => break Some(End::Failed(e.message().to_owned())),
-            }
-        };
-        // Remote streams report an end as readable (then recv says how); local ones may not.
-        let end = end.or_else(|| match events {
-            e if e & sys::VIR_STREAM_EVENT_ERROR != 0 => Some(End::Failed("stream error".to_owned())),
-            e if e & sys::VIR_STREAM_EVENT_HANGUP != 0 => Some(End::Eof),
-            _ => None,
-        });
-        if let Some(end) = end {
-            // libvirt keeps reporting an ended stream readable; stop its timer.
-            let _ = self.stream.event_update_callback(0);
-            self.lock().end.get_or_insert(end);
-        }
-        if let Some(w) = self.lock().waker.take() {
-            w.wake();
-        }
-    }
-
-    fn push(&self, bytes: &[u8]) {
-        let mut st = self.lock();
-        let room = READ_BUFFER.saturating_sub(st.buf.len());
-        let keep = bytes.len().min(room);
-        st.buf.extend(&bytes[..keep]);
-        if keep < bytes.len() {
-            if st.dropped == 0 {
-                tracing::warn!(limit = READ_BUFFER, "serial console reader is behind; dropping guest output");
-            }
-            st.dropped += (bytes.len() - keep) as u64;
-        }
-    }
-}
-
-/// The libvirt side of a session: the stream (with its callback) and its own connection.
-struct Libvirt {
-    /// `None` once aborted.
-    stream: Option<Stream>,
-    /// A connection for this session alone: a guest that stops reading its serial port blocks
-    /// libvirtd's reading of this connection, and must not block the node's other calls.
-    _conn: Connect,
-}
-
-impl Drop for Libvirt {
-    fn drop(&mut self) {
-        let Some(stream) = self.stream.take() else { return };
-        // SAFETY: the stream is valid (we hold a reference) and has the callback registered in
-        // `ConsoleStream::new`; removing it makes libvirt call `release` once, now or after a
-        // dispatch in progress.
-        unsafe { sys::virStreamEventRemoveCallback(stream.as_ptr()) };
-        // Tells libvirtd to close its end (the pty stays with QEMU); an error means it is gone.
-        let _ = stream.abort();
     }
 }
 
@@ -177,26 +70,14 @@ impl std::fmt::Debug for ConsoleStream {
 
 impl ConsoleStream {
     /// Wraps a stream that `virDomainOpenConsole` just connected (non-blocking, on `conn`).
-    pub(crate) fn new(conn: Connect, stream: Stream, runtime: tokio::runtime::Handle) -> io::Result<Self> {
-        let read = Mutex::new(ReadState { buf: VecDeque::new(), end: None, waker: None, dropped: 0 });
-        let shared = Arc::new(Shared { stream: stream.clone(), read, taken_over: AtomicBool::new(false) });
-        let opaque = Arc::into_raw(shared.clone()) as *mut c_void;
-        let events = (sys::VIR_STREAM_EVENT_READABLE | sys::VIR_STREAM_EVENT_ERROR | sys::VIR_STREAM_EVENT_HANGUP) as c_int;
-        // SAFETY: the stream is valid; `opaque` is an `Arc<Shared>` that libvirt hands back to
-        // `on_event` and gives to `release` exactly once when the callback is removed.
-        let added = unsafe { sys::virStreamEventAddCallback(stream.as_ptr(), events, Some(on_event), opaque, Some(release)) };
-        if added < 0 {
-            // SAFETY: registration failed, so libvirt did not take `opaque`; take it back.
-            drop(unsafe { Arc::from_raw(opaque as *const Shared) });
-            let e = virt::error::Error::last_error();
-            let _ = stream.abort();
-            return Err(io::Error::other(format!("libvirt console stream: {}", e.message())));
-        }
-        let libvirt = Some(Arc::new(Libvirt { stream: Some(stream), _conn: conn }));
-        Ok(ConsoleStream { shared, libvirt, runtime, writing: None })
+    pub(crate) fn new(conn: Connect, stream: Stream, uuid: Uuid, runtime: tokio::runtime::Handle) -> Result<Self, String> {
+        let libvirt = Arc::new(Libvirt::new(conn, stream));
+        let shared = Shared::new(&libvirt, uuid, runtime.clone());
+        libvirt.watch(&shared)?;
+        Ok(ConsoleStream { shared, libvirt: Some(libvirt), runtime, writing: None })
     }
 
-    /// What the open call needs to mark this session as taken over.
+    /// What opening a newer session needs to mark this one as taken over.
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
@@ -211,14 +92,23 @@ impl ConsoleStream {
         self.shared.lock().buf.len()
     }
 
-    fn ended_error(&self, end: &End) -> Option<io::Error> {
-        if self.shared.taken_over.load(Ordering::SeqCst) {
+    /// The error reads and writes report once the stream ended (`None`: a plain end of stream).
+    fn ended(&self, end: &End) -> Option<io::Error> {
+        if self.shared.taken_over() {
             return Some(io::Error::other(ConsoleError::TakenOver));
         }
         match end {
             End::Eof => None,
             End::Failed(m) => Some(io::Error::other(ConsoleError::Libvirt(m.clone()))),
         }
+    }
+
+    /// Waits for the chunk in flight, if any, and reports how its sending went.
+    fn poll_in_flight(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(task) = self.writing.as_mut() else { return Poll::Ready(Ok(())) };
+        let joined = ready!(Pin::new(task).poll(cx));
+        self.writing = None;
+        Poll::Ready(joined.unwrap_or_else(|e| Err(io::Error::other(e))))
     }
 }
 
@@ -238,26 +128,12 @@ impl AsyncRead for ConsoleStream {
             }
             return Poll::Ready(Ok(()));
         }
-        match st.end.clone() {
-            Some(end) => {
-                drop(st);
-                Poll::Ready(this.ended_error(&end).map_or(Ok(()), Err))
-            }
-            None => {
-                st.waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    }
-}
-
-impl ConsoleStream {
-    /// Waits for the chunk in flight, if any, and reports how its sending went.
-    fn poll_in_flight(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Some(task) = self.writing.as_mut() else { return Poll::Ready(Ok(())) };
-        let joined = ready!(Pin::new(task).poll(cx));
-        self.writing = None;
-        Poll::Ready(joined.unwrap_or_else(|e| Err(io::Error::other(e))))
+        let Some(end) = st.end.clone() else {
+            st.waker = Some(cx.waker().clone());
+            return Poll::Pending;
+        };
+        drop(st);
+        Poll::Ready(this.ended(&end).map_or(Ok(()), Err))
     }
 }
 
@@ -265,8 +141,9 @@ impl AsyncWrite for ConsoleStream {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         ready!(this.poll_in_flight(cx))?;
-        if let Some(end) = this.shared.lock().end.clone() {
-            return Poll::Ready(Err(this.ended_error(&end).unwrap_or_else(|| io::ErrorKind::BrokenPipe.into())));
+        let end = this.shared.lock().end.clone();
+        if let Some(end) = end {
+            return Poll::Ready(Err(this.ended(&end).unwrap_or_else(|| io::ErrorKind::BrokenPipe.into())));
         }
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
@@ -307,24 +184,11 @@ fn send_all(stream: &Stream, mut data: &[u8]) -> io::Result<()> {
 
 impl Drop for ConsoleStream {
     fn drop(&mut self) {
-        // Aborting the stream is a call to libvirtd that waits for its answer, which can take as
-        // long as a chunk in flight toward a guest that does not read: never on this thread.
+        // Aborting the stream and closing the connection are calls to libvirtd that wait for its
+        // answer, which can take as long as a chunk in flight toward a guest that does not read:
+        // never on this thread. A chunk in flight holds its own reference and drops it last.
         if let Some(libvirt) = self.libvirt.take() {
             drop(self.runtime.spawn_blocking(move || drop(libvirt)));
         }
     }
-}
-
-/// libvirt's stream event callback, on its event loop thread.
-unsafe extern "C" fn on_event(_st: sys::virStreamPtr, events: c_int, opaque: *mut c_void) {
-    // SAFETY: `opaque` is the `Arc<Shared>` registered in `ConsoleStream::new`; libvirt keeps it
-    // until it calls `release`, which it never does while this callback runs.
-    let shared = unsafe { &*(opaque as *const Shared) };
-    shared.drain(events as u32);
-}
-
-/// Frees the callback's data (libvirt calls it once, when the callback is removed).
-unsafe extern "C" fn release(opaque: *mut c_void) {
-    // SAFETY: `opaque` came from `Arc::into_raw` in `ConsoleStream::new` and is released only here.
-    drop(unsafe { Arc::from_raw(opaque as *const Shared) });
 }
