@@ -1,7 +1,7 @@
 //! `porthole list` and `porthole vncdisplay`, and what makes an instance's console reachable.
 
 use porthole_compute::domain_xml::Listen;
-use porthole_compute::{Compute, Endpoint, Instance, Inventory as _};
+use porthole_compute::{Compute, Endpoint, Instance, Inventory as _, SerialConsole};
 
 use serde::Serialize;
 use std::net::IpAddr;
@@ -29,6 +29,8 @@ struct Row<'a> {
     vnc_password: bool,
     proxy_endpoint: Option<&'a Endpoint>,
     exposed: bool,
+    /// The console device `virsh console` opens, if any (`null` otherwise).
+    serial: Option<&'a SerialConsole>,
 }
 
 fn row(i: &Instance) -> Row<'_> {
@@ -52,6 +54,7 @@ fn row(i: &Instance) -> Row<'_> {
         vnc_password: g.is_some_and(|g| g.passwd.is_some()),
         proxy_endpoint: i.vnc.as_ref(),
         exposed: exposed(i),
+        serial: i.serial.as_ref(),
     }
 }
 
@@ -63,7 +66,7 @@ pub async fn list(compute: &Compute, json: bool) -> anyhow::Result<ExitCode> {
         let unreachable: Vec<_> = survey.unreachable.iter().map(|(n, e)| serde_json::json!({"node": n, "error": e})).collect();
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"instances": rows, "unreachable": unreachable}))?);
     } else {
-        println!("{:<36}  {:<20}  {:<10}  {:<11}  {:<22}  EXPOSED", "UUID", "NAME", "NODE", "STATE", "VNC");
+        println!("{:<36}  {:<20}  {:<10}  {:<11}  {:<22}  {:<7}  SERIAL", "UUID", "NAME", "NODE", "STATE", "VNC", "EXPOSED");
         for r in &rows {
             let vnc = match (&r.vnc_listen, r.vnc_port) {
                 (Some(l), Some(p)) if l.contains(':') && !l.starts_with("unix:") => format!("[{l}]:{p}"),
@@ -72,7 +75,8 @@ pub async fn list(compute: &Compute, json: bool) -> anyhow::Result<ExitCode> {
                 (None, _) => "-".to_owned(),
             };
             let exposed = if r.exposed { "yes" } else { "no" };
-            println!("{:<36}  {:<20}  {:<10}  {:<11}  {vnc:<22}  {exposed}", r.uuid, r.name, r.node.unwrap_or("-"), r.state);
+            let serial = r.serial.map_or_else(|| "-".to_owned(), SerialConsole::summary);
+            println!("{:<36}  {:<20}  {:<10}  {:<11}  {vnc:<22}  {exposed:<7}  {serial}", r.uuid, r.name, r.node.unwrap_or("-"), r.state);
         }
     }
     for (node, e) in &survey.unreachable {
