@@ -16,6 +16,9 @@ set -euo pipefail
 
 dir=${PORTHOLE_GUEST_DIR:-$HOME/.cache/porthole/guest}
 mkdir -p "$dir"
+# Tests run in parallel and each may call this: one builds, the others wait.
+exec 9>"$dir/.lock"
+flock 9
 
 # The guest's /init. Changing it rebuilds the initramfs (its hash is the stamp).
 read -r -d '' INIT <<'EOF' || true
@@ -77,7 +80,7 @@ if [ ! -s "$dir/initrd.gz" ] || [ "$(cat "$dir/initrd.stamp" 2>/dev/null)" != "$
     cp "$dir/busybox" "$root/bin/busybox"
     printf '%s\n' "$INIT" >"$root/init"
     chmod 755 "$root/init" "$root/bin/busybox"
-    (cd "$root" && find . -mindepth 1 | "$dir/busybox" cpio -o -H newc -R 0:0 2>/dev/null) | gzip -9 >"$dir/initrd.gz.tmp"
+    (cd "$root" && find . -mindepth 1 | "$dir/busybox" cpio -o -H newc -R 0:0 2>/dev/null) | gzip -9n >"$dir/initrd.gz.tmp"
     mv "$dir/initrd.gz.tmp" "$dir/initrd.gz"
     echo "$stamp" >"$dir/initrd.stamp"
     rm -rf "$root"
