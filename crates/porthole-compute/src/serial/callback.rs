@@ -104,11 +104,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(super) fn new(libvirt: &Arc<Libvirt>, uuid: Uuid, runtime: tokio::runtime::Handle) -> Arc<Shared> {
+    pub(super) fn new(libvirt: Weak<Libvirt>, uuid: Uuid, runtime: tokio::runtime::Handle) -> Arc<Shared> {
         Arc::new_cyclic(|me| Shared {
             read: Mutex::new(ReadState { buf: VecDeque::new(), end: None, waker: None, dropped: 0 }),
             taken_over: AtomicBool::new(false),
-            libvirt: Arc::downgrade(libvirt),
+            libvirt,
             uuid,
             runtime,
             me: me.clone(),
@@ -132,7 +132,7 @@ impl Shared {
     /// The callback's work: moves everything libvirt has queued into the bounded buffer.
     /// `recv` is `virStreamRecv` (bytes, 0 at the end, -2 for nothing queued, -1 on error);
     /// `stop` silences further events once the stream ended.
-    fn drain(&self, events: sys::virStreamEventType, mut recv: impl FnMut(&mut [u8]) -> c_int, stop: impl FnOnce()) {
+    pub(super) fn drain(&self, events: sys::virStreamEventType, mut recv: impl FnMut(&mut [u8]) -> c_int, stop: impl FnOnce()) {
         let mut scratch = [0u8; 16 * 1024];
         let end = loop {
             match recv(&mut scratch) {
@@ -226,4 +226,72 @@ unsafe extern "C" fn on_event(st: sys::virStreamPtr, events: c_int, opaque: *mut
 unsafe extern "C" fn release(opaque: *mut c_void) {
     // SAFETY: `opaque` came from `Arc::into_raw` in `Libvirt::watch` and is released only here.
     drop(unsafe { Arc::from_raw(opaque as *const Shared) });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Arc<Shared> {
+        // libvirt's error functions need the library initialized, which any call does first.
+        Connect::version().unwrap();
+        Shared::new(Weak::new(), Uuid::nil(), tokio::runtime::Handle::current())
+    }
+
+    /// A `virStreamRecv` that hands out `chunks`, then says what `last` says.
+    fn recv_from(mut chunks: Vec<Vec<u8>>, last: c_int) -> impl FnMut(&mut [u8]) -> c_int {
+        chunks.reverse();
+        move |buf| match chunks.pop() {
+            Some(c) => {
+                buf[..c.len()].copy_from_slice(&c);
+                c.len() as c_int
+            }
+            None => last,
+        }
+    }
+
+    #[tokio::test]
+    async fn output_beyond_the_buffer_is_dropped_and_counted() {
+        let s = shared();
+        let chunk = vec![b'x'; 16 * 1024];
+        let n = READ_BUFFER / chunk.len() + 3;
+        let mut stopped = false;
+        s.drain(sys::VIR_STREAM_EVENT_READABLE, recv_from(vec![chunk.clone(); n], -2), || stopped = true);
+        let st = s.lock();
+        assert_eq!(st.buf.len(), READ_BUFFER);
+        assert_eq!(st.dropped, (n * chunk.len() - READ_BUFFER) as u64);
+        assert!(st.end.is_none() && !stopped);
+    }
+
+    #[tokio::test]
+    async fn end_of_stream_stops_the_events() {
+        let s = shared();
+        let mut stopped = false;
+        s.drain(sys::VIR_STREAM_EVENT_READABLE, recv_from(vec![b"bye".to_vec()], 0), || stopped = true);
+        assert!(stopped);
+        let st = s.lock();
+        assert_eq!((st.buf.len(), st.end.clone()), (3, Some(End::Eof)));
+    }
+
+    #[tokio::test]
+    async fn a_failure_without_a_running_domain_is_not_a_take_over() {
+        let s = shared();
+        s.drain(sys::VIR_STREAM_EVENT_READABLE, recv_from(vec![], -1), || {});
+        // The verdict comes from the blocking pool.
+        for _ in 0..100 {
+            if s.lock().end.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(matches!(s.lock().end, Some(End::Failed(_))));
+        assert!(!s.taken_over());
+    }
+
+    #[tokio::test]
+    async fn a_hang_up_without_data_ends_the_stream() {
+        let s = shared();
+        s.drain(sys::VIR_STREAM_EVENT_HANGUP, recv_from(vec![], -2), || {});
+        assert_eq!(s.lock().end, Some(End::Eof));
+    }
 }

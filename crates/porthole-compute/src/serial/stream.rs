@@ -72,7 +72,7 @@ impl ConsoleStream {
     /// Wraps a stream that `virDomainOpenConsole` just connected (non-blocking, on `conn`).
     pub(crate) fn new(conn: Connect, stream: Stream, uuid: Uuid, runtime: tokio::runtime::Handle) -> Result<Self, String> {
         let libvirt = Arc::new(Libvirt::new(conn, stream));
-        let shared = Shared::new(&libvirt, uuid, runtime.clone());
+        let shared = Shared::new(Arc::downgrade(&libvirt), uuid, runtime.clone());
         libvirt.watch(&shared)?;
         Ok(ConsoleStream { shared, libvirt: Some(libvirt), runtime, writing: None })
     }
@@ -190,5 +190,73 @@ impl Drop for ConsoleStream {
         if let Some(libvirt) = self.libvirt.take() {
             drop(self.runtime.spawn_blocking(move || drop(libvirt)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// A stream with no libvirt behind it: the tests play the callback's part.
+    fn detached() -> ConsoleStream {
+        let runtime = tokio::runtime::Handle::current();
+        let shared = Shared::new(std::sync::Weak::new(), Uuid::nil(), runtime.clone());
+        ConsoleStream { shared, libvirt: None, runtime, writing: None }
+    }
+
+    /// Plays libvirt's callback: `chunks` are queued, then `virStreamRecv` answers `last`.
+    fn feed(shared: &Shared, chunks: Vec<&'static [u8]>, last: std::ffi::c_int) {
+        let mut chunks = chunks.into_iter();
+        let recv = |buf: &mut [u8]| match chunks.next() {
+            Some(b) => {
+                buf[..b.len()].copy_from_slice(b);
+                b.len() as std::ffi::c_int
+            }
+            None => last,
+        };
+        shared.drain(virt::sys::VIR_STREAM_EVENT_READABLE, recv, || {});
+    }
+
+    #[tokio::test]
+    async fn a_waiting_reader_gets_the_output_then_end_of_stream() {
+        let mut c = detached();
+        let shared = c.shared().clone();
+        let reader = tokio::spawn(async move {
+            let mut all = Vec::new();
+            c.read_to_end(&mut all).await.map(|_| all)
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!reader.is_finished());
+        feed(&shared, vec![b"guest# ", b"ls\r\n"], -2);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!reader.is_finished(), "no end yet");
+        feed(&shared, vec![], 0);
+        assert_eq!(reader.await.unwrap().unwrap(), b"guest# ls\r\n");
+    }
+
+    #[tokio::test]
+    async fn take_over_is_an_error_that_says_so() {
+        let mut c = detached();
+        c.shared().set_taken_over(true);
+        feed(c.shared(), vec![], 0);
+        let err = c.read(&mut [0u8; 8]).await.unwrap_err();
+        assert_eq!(ConsoleError::from_io(&err), Some(&ConsoleError::TakenOver));
+        assert_eq!(err.to_string(), "serial console taken over by another session");
+        let err = c.write(b"x").await.unwrap_err();
+        assert_eq!(ConsoleError::from_io(&err), Some(&ConsoleError::TakenOver));
+    }
+
+    #[tokio::test]
+    async fn small_reads_take_the_buffer_in_order() {
+        let mut c = detached();
+        feed(c.shared(), vec![b"abc", b"def"], -2);
+        let mut two = [0u8; 2];
+        c.read_exact(&mut two).await.unwrap();
+        assert_eq!(&two, b"ab");
+        let mut rest = [0u8; 4];
+        c.read_exact(&mut rest).await.unwrap();
+        assert_eq!(&rest, b"cdef");
+        assert_eq!(c.dropped(), 0);
     }
 }
