@@ -235,6 +235,12 @@ mod tests {
         assert_eq!(reader.await.unwrap().unwrap(), b"guest# ls\r\n");
     }
 
+    #[test]
+    fn the_relay_can_own_it() {
+        fn relayable<T: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static>() {}
+        relayable::<ConsoleStream>();
+    }
+
     #[tokio::test]
     async fn take_over_is_an_error_that_says_so() {
         let mut c = detached();
