@@ -100,6 +100,12 @@ impl Inventory for Compute {
         Ok(Upstream::Unix(tokio::net::UnixStream::from_std(std_socket)?))
     }
 
+    async fn open_serial(&self, instance: Uuid, node: &str) -> std::io::Result<crate::ConsoleStream> {
+        let found = self.nodes.iter().find(|n| n.config().name == node);
+        let found = found.ok_or_else(|| std::io::Error::other(format!("no node named {node:?}")))?;
+        found.open_serial(instance).await.map_err(std::io::Error::other)
+    }
+
     async fn vnc_password(&self, instance: Uuid) -> Option<String> {
         if let Some(p) = self.targets.vnc_password(instance).await {
             return Some(p);

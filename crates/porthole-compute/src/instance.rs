@@ -21,6 +21,8 @@ pub struct Instance {
     pub vnc: Option<Endpoint>,
     /// The domain's VNC graphics as its live XML says (libvirt instances only).
     pub graphics: Option<VncGraphics>,
+    /// The domain's console device (`virsh console`), if it has one (libvirt instances only).
+    pub serial: Option<crate::serial::SerialConsole>,
 }
 
 /// A domain's state, as libvirt reports it (`virDomainState`). `Display` and serde give the words

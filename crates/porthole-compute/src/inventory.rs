@@ -4,6 +4,7 @@
 //! still belongs to its instance (CVE-2013-0335).
 
 pub use crate::instance::{Endpoint, Instance, InstanceState};
+use crate::serial::ConsoleStream;
 use crate::upstream::{connect_tcp, Upstream};
 use async_trait::async_trait;
 use std::time::Duration;
@@ -94,6 +95,13 @@ pub trait Inventory: Send + Sync + 'static {
         i.graphics.and_then(|g| g.passwd).map(|p| p.0)
     }
 
+    /// Opens the serial console of `instance` on libvirt node `node` (`virDomainOpenConsole`),
+    /// taking it over from any other session. Only libvirt nodes have serial consoles.
+    async fn open_serial(&self, instance: Uuid, node: &str) -> std::io::Result<ConsoleStream> {
+        let _ = instance;
+        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, format!("no libvirt node named {node:?}")))
+    }
+
     /// Whether the instance is a VM whose life libvirt reports (not a static target).
     async fn managed(&self, _instance: Uuid) -> bool {
         false
@@ -139,6 +147,7 @@ impl StaticTargets {
                 state: InstanceState::Running,
                 vnc: Some(ep),
                 graphics: None,
+                serial: None,
             })
             .collect();
         StaticTargets { targets, passwords: Default::default() }
@@ -154,7 +163,7 @@ impl StaticTargets {
     /// Adds one target (the demo server registers itself this way).
     pub fn push(&mut self, name: &str, ep: Endpoint) {
         let (uuid, name, state) = (target_uuid(name), name.to_owned(), InstanceState::Running);
-        self.targets.push(Instance { uuid, name, node: None, state, vnc: Some(ep), graphics: None });
+        self.targets.push(Instance { uuid, name, node: None, state, vnc: Some(ep), graphics: None, serial: None });
     }
 }
 

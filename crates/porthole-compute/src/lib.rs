@@ -9,6 +9,7 @@
 //! - [`libvirt`]: a libvirt node, its connection and time limits.
 //! - [`compute`]: [`Compute`], every node and target behind one [`Inventory`].
 //! - [`events`]: domain lifecycle events (or polling) per node.
+//! - [`serial`]: serial consoles: the device in domain XML, and a stream to it through libvirt.
 //! - [`upstream`]: the connection to a VNC server, TCP or from libvirt ([`graphics_fd`]).
 //! - [`error`]: the crate's error type.
 
@@ -23,10 +24,12 @@ pub mod graphics_fd;
 pub mod instance;
 pub mod inventory;
 pub mod libvirt;
+pub mod serial;
 pub mod upstream;
 
 pub use compute::Compute;
 pub use error::{Error, Result};
 pub use instance::{Endpoint, Instance, InstanceState};
 pub use inventory::{Inventory, LookupError, StaticTargets, Survey};
+pub use serial::{ConsoleError, ConsoleStream, SerialConsole};
 pub use upstream::Upstream;

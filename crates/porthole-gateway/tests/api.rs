@@ -44,6 +44,7 @@ async fn gateway(vnc: std::net::SocketAddr) -> common::Gateway {
         state,
         vnc: None,
         graphics: None,
+        serial: None,
     };
     let inv = Mixed {
         targets: targets.clone(),

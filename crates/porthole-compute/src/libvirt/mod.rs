@@ -7,6 +7,7 @@ mod link;
 use crate::domain_xml::{parse_vnc_graphics, Listen, VncGraphics};
 use crate::graphics_fd::{socket_from_libvirt, SKIP_AUTH};
 use crate::instance::{Endpoint, Instance, InstanceState};
+use crate::serial::{parse_serial_console, ConsoleStream};
 use crate::{Error, Result};
 use link::{libvirt_error, CallError, Link};
 use std::sync::Arc;
@@ -94,9 +95,7 @@ pub struct AuditedDomain {
 impl LibvirtNode {
     /// A node; nothing is opened until first used.
     pub fn new(cfg: NodeConfig) -> Self {
-        // libvirt's default error handler prints every error on stderr; ours are reported instead.
-        static QUIET: std::sync::Once = std::sync::Once::new();
-        QUIET.call_once(virt::error::clear_error_callback);
+        quiet_errors();
         crate::events::ensure_event_loop();
         let link = Arc::new(Link::new(cfg.libvirt_uri.clone(), cfg.timeout));
         LibvirtNode { cfg: Arc::new(cfg), link }
@@ -145,6 +144,12 @@ impl LibvirtNode {
             socket_from_libvirt(fd).map_err(|e| CallError::Other(Error::Libvirt { uri, message: e.to_string() }))
         })
         .await
+    }
+
+    /// The domain's serial console (the device `virsh console` opens), taken over from any other
+    /// session; on a connection of its own (see [`crate::serial`]).
+    pub async fn open_serial(&self, uuid: Uuid) -> Result<ConsoleStream> {
+        crate::serial::open_console(&self.cfg.libvirt_uri, uuid, None, self.cfg.timeout).await
     }
 
     /// Every domain with its live VNC graphics and, for persistent domains, the graphics of its
@@ -206,15 +211,23 @@ fn is_no_domain(e: &virt::error::Error) -> bool {
     e.code() == Enum::Known(virt::error::ErrorNumber::NoDomain)
 }
 
+/// Stops libvirt's default error handler, which prints every error on stderr; ours are reported
+/// instead.
+pub(crate) fn quiet_errors() {
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(virt::error::clear_error_callback);
+}
+
 fn describe(cfg: &NodeConfig, d: &Domain) -> Result<Instance, CallError> {
     let name = d.name()?;
     let uuid = d.uuid()?;
     let (state, _) = d.state()?;
     let xml = d.xml_desc(XML_SECURE)?;
     let graphics = parse_vnc_graphics(&xml)?;
+    let serial = parse_serial_console(&xml)?;
     let state = state_of(&state);
     let vnc = graphics.as_ref().filter(|_| state.has_console()).and_then(|g| endpoint(cfg, g));
-    Ok(Instance { uuid, name, node: Some(cfg.name.clone()), state, vnc, graphics })
+    Ok(Instance { uuid, name, node: Some(cfg.name.clone()), state, vnc, graphics, serial })
 }
 
 fn endpoint(cfg: &NodeConfig, g: &VncGraphics) -> Option<Endpoint> {

@@ -2,7 +2,7 @@
 
 use porthole_compute::audit::{exposed, Policy};
 use porthole_compute::domain_xml::Listen;
-use porthole_compute::{Compute, Endpoint, Instance, InstanceState, Inventory as _};
+use porthole_compute::{Compute, Endpoint, Instance, InstanceState, Inventory as _, SerialConsole};
 
 use serde::Serialize;
 use std::process::ExitCode;
@@ -18,6 +18,8 @@ struct Row<'a> {
     vnc_password: bool,
     proxy_endpoint: Option<&'a Endpoint>,
     exposed: bool,
+    /// The console device `virsh console` opens, if any (`null` otherwise).
+    serial: Option<&'a SerialConsole>,
 }
 
 fn row<'a>(i: &'a Instance, policy: &Policy) -> Row<'a> {
@@ -45,6 +47,7 @@ fn row<'a>(i: &'a Instance, policy: &Policy) -> Row<'a> {
         vnc_password: g.is_some_and(|g| g.passwd.is_some()),
         proxy_endpoint: i.vnc.as_ref(),
         exposed: exposed(i.state, g, policy),
+        serial: i.serial.as_ref(),
     }
 }
 
@@ -57,7 +60,7 @@ pub async fn list(compute: &Compute, policy: &Policy, json: bool) -> anyhow::Res
         let unreachable: Vec<_> = survey.unreachable.iter().map(|(n, e)| serde_json::json!({"node": n, "error": e})).collect();
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"instances": rows, "unreachable": unreachable}))?);
     } else {
-        println!("{:<36}  {:<20}  {:<10}  {:<11}  {:<22}  EXPOSED", "UUID", "NAME", "NODE", "STATE", "VNC");
+        println!("{:<36}  {:<20}  {:<10}  {:<11}  {:<22}  {:<7}  SERIAL", "UUID", "NAME", "NODE", "STATE", "VNC", "EXPOSED");
         for r in &rows {
             let vnc = match (&r.vnc_listen, r.vnc_port) {
                 (Some(l), Some(p)) if l.contains(':') && !l.starts_with("unix:") => format!("[{l}]:{p}"),
@@ -66,7 +69,14 @@ pub async fn list(compute: &Compute, policy: &Policy, json: bool) -> anyhow::Res
                 (None, _) => "-".to_owned(),
             };
             let exposed = if r.exposed { "yes" } else { "no" };
-            println!("{:<36}  {:<20}  {:<10}  {:<11}  {vnc:<22}  {exposed}", r.uuid, r.name, r.node.unwrap_or("-"), r.state.as_str());
+            let serial = r.serial.map_or_else(|| "-".to_owned(), SerialConsole::summary);
+            println!(
+                "{:<36}  {:<20}  {:<10}  {:<11}  {vnc:<22}  {exposed:<7}  {serial}",
+                r.uuid,
+                r.name,
+                r.node.unwrap_or("-"),
+                r.state.as_str()
+            );
         }
     }
     for (node, e) in &survey.unreachable {

@@ -6,6 +6,7 @@
 
 mod audit;
 mod harness;
+mod serial;
 
 use harness::{console, enabled, framebuffer, virsh_ok, Config, Domain};
 use porthole_testkit::RfbClient;
