@@ -12,6 +12,9 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
+/// How long a readiness check waits for a node.
+const NODE_HEALTH_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Every instance this process knows.
 #[derive(Clone, Default)]
 pub struct Compute {
@@ -112,6 +115,27 @@ impl Inventory for Compute {
         }
         let i = self.find_by_uuid(instance).await.ok()?;
         i.graphics.and_then(|g| g.passwd).map(|p| p.0)
+    }
+
+    async fn node_health(&self) -> Vec<(String, Result<(), String>)> {
+        let mut pings = JoinSet::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let node = node.clone();
+            pings.spawn(async move {
+                let health = match tokio::time::timeout(NODE_HEALTH_LIMIT, node.ping()).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("no answer within {} s", NODE_HEALTH_LIMIT.as_secs())),
+                };
+                (i, node.config().name.clone(), health)
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(Ok(answer)) = pings.join_next().await {
+            all.push(answer);
+        }
+        all.sort_by_key(|(i, _, _)| *i);
+        all.into_iter().map(|(_, name, health)| (name, health)).collect()
     }
 
     async fn managed(&self, instance: Uuid) -> bool {

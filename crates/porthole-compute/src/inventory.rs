@@ -107,6 +107,11 @@ pub trait Inventory: Send + Sync + 'static {
         false
     }
 
+    /// Each libvirt node by name, and whether it answers (`Err` says why not); for readiness.
+    async fn node_health(&self) -> Vec<(String, Result<(), String>)> {
+        Vec::new()
+    }
+
     /// Whether `endpoint` is still the current VNC endpoint of `instance` (re-checked at connect
     /// time against the live domain, CVE-2013-0335): `Ok(false)` when the instance is gone, stopped
     /// or listens elsewhere now; `Err` when the nodes that might hold it could not be asked.

@@ -56,7 +56,7 @@ pub mod inventory {
     pub use porthole_compute::inventory::*;
 }
 
-pub use edge::{router, serve};
+pub use edge::{router, serve, tls_server_config};
 pub use redact::loggable_path;
 pub use settings::{ApiKey, Role, Settings};
 pub use state::AppState;

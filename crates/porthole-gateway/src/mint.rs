@@ -4,7 +4,7 @@
 use porthole_compute::domain_xml::Listen;
 use porthole_compute::{Endpoint, Instance, InstanceState, Inventory, LookupError};
 use porthole_tokens::auth::Minted;
-use porthole_tokens::{ConnectInfo, ConsoleAuth, ConsoleType};
+use porthole_tokens::{ConnectInfo, ConsoleAuth, ConsoleType, TokenEndpoint};
 
 pub use crate::endpoint::token_endpoint;
 use std::time::Duration;
@@ -63,6 +63,17 @@ pub async fn mint_console(
     let target = crate::endpoint::console_target(instance.uuid, ConsoleType::Novnc, &ep);
     let minted = auth.authorize(&target, base, ttl).await?;
     Ok((instance, minted))
+}
+
+/// Whether `instance`, as the inventory sees it now, still serves the console a token names
+/// (CVE-2013-0335): the same VNC endpoint, or a serial console on the same node.
+pub(crate) fn still_serves(instance: &Instance, info: &ConnectInfo) -> bool {
+    match &info.endpoint {
+        TokenEndpoint::ConsoleStream { node } => {
+            instance.node.as_ref() == Some(node) && instance.state.has_console() && instance.serial.is_some()
+        }
+        other => crate::endpoint::vnc_endpoint(other).is_some_and(|ep| instance.vnc.as_ref() == Some(&ep)),
+    }
 }
 
 /// Whether a token's endpoint is still its instance's (CVE-2013-0335), asked of the live inventory:

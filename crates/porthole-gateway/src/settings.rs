@@ -106,6 +106,12 @@ pub struct Settings {
     pub token_ttl: Duration,
     /// The RFB security proxy toward VNC servers.
     pub security: SecuritySettings,
+    /// TLS on the listener (`[proxy] cert`, `key`); plain HTTP only when `None`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Refuse plain HTTP when TLS is configured (Nova's `ssl_only`).
+    pub ssl_only: bool,
+    /// Peers whose `X-Forwarded-For` names the client (load balancers, reverse proxies).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Settings {
@@ -126,6 +132,9 @@ impl Default for Settings {
             console_base_url: "http://127.0.0.1:6080/vnc_lite.html".into(),
             token_ttl: Duration::from_secs(600),
             security: SecuritySettings::default(),
+            tls: None,
+            ssl_only: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -18,7 +18,7 @@ pub const DEFAULT_TOKEN_TTL: u64 = 600;
 pub const DEFAULT_STORE: &str = "sqlite://porthole.db";
 
 /// The whole configuration file.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub proxy: Proxy,
@@ -28,10 +28,28 @@ pub struct Config {
     pub targets: Vec<Target>,
     pub api: Api,
     pub audit: Audit,
+    pub log: Log,
+}
+
+/// `[log]`.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Log {
+    /// `text` (default) or `json` (one object per line).
+    pub format: LogFormat,
+}
+
+/// `[log] format`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// `[audit]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Audit {
     /// CIDRs where VNC listeners are not "exposed" (the management networks).
@@ -39,14 +57,14 @@ pub struct Audit {
 }
 
 /// `[api]`: the Nova-compatible REST API.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Api {
     pub keys: Vec<ApiKey>,
 }
 
 /// `[[api.keys]]`. `Debug` leaves the secret out.
-#[derive(Deserialize)]
+#[derive(PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKey {
     pub name: String,
@@ -61,7 +79,7 @@ impl std::fmt::Debug for ApiKey {
 }
 
 /// `role` of an API key.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ApiRole {
     Admin,
@@ -69,7 +87,7 @@ pub enum ApiRole {
 }
 
 /// `[[nodes]]`: a libvirt hypervisor.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Node {
     pub name: String,
@@ -96,7 +114,7 @@ fn default_proxyclient_address() -> String {
 }
 
 /// `[proxy]`: the listener (nova-novncproxy).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Proxy {
     pub listen: String,
@@ -119,6 +137,14 @@ pub struct Proxy {
     pub request_timeout: u64,
     /// Who may frame the console page (CSP frame-ancestors sources).
     pub frame_ancestors: Vec<String>,
+    /// TLS certificate chain (PEM) for https/wss on the listener (Nova's `cert`).
+    pub cert: Option<PathBuf>,
+    /// Its private key (PEM) (Nova's `key`).
+    pub key: Option<PathBuf>,
+    /// Refuse plain HTTP (Nova's `ssl_only`); needs `cert` and `key`.
+    pub ssl_only: bool,
+    /// Addresses or CIDRs of reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Proxy {
@@ -136,12 +162,16 @@ impl Default for Proxy {
             drain_timeout: settings::DEFAULT_DRAIN_TIMEOUT.as_secs(),
             request_timeout: settings::DEFAULT_REQUEST_TIMEOUT.as_secs(),
             frame_ancestors: vec!["'self'".into()],
+            cert: None,
+            key: None,
+            ssl_only: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
 
 /// `[vnc]`: console URLs and the VNC servers.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Vnc {
     /// The public URL of the console page; derived from `[proxy] listen` when unset.
@@ -187,7 +217,7 @@ impl Vnc {
 
 /// `[consoleauth]`: tokens, and the store's connection pool (durations in seconds; the defaults
 /// are porthole-tokens' `DEFAULT_*`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConsoleAuth {
     pub token_ttl: u64,
@@ -240,7 +270,7 @@ impl ConsoleAuth {
 }
 
 /// `[[targets]]`: a VNC server not managed by libvirt. `Debug` leaves the password out.
-#[derive(Deserialize)]
+#[derive(PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     pub name: String,
@@ -332,6 +362,7 @@ impl Config {
         if v.vencrypt_client_cert.is_some() != v.vencrypt_client_key.is_some() {
             p.push("[vnc] vencrypt_client_cert and vencrypt_client_key go together".into());
         }
+        self.tls_problems(&mut p);
         if self.proxy.handshake_timeout == 0 {
             p.push("[proxy] handshake_timeout must be at least 1 second".into());
         }
@@ -475,6 +506,30 @@ impl Config {
     }
 
     /// Fails with every problem when there is any.
+    fn tls_problems(&self, p: &mut Vec<String>) {
+        let x = &self.proxy;
+        match (&x.cert, &x.key) {
+            (Some(_), None) | (None, Some(_)) => p.push("[proxy] cert and key go together".into()),
+            (None, None) if x.ssl_only => p.push("[proxy] ssl_only needs cert and key".into()),
+            _ => {}
+        }
+        for (name, path) in [("cert", &x.cert), ("key", &x.key)] {
+            if let Some(path) = path.as_ref().filter(|p| !p.is_file()) {
+                p.push(format!("[proxy] {name} = {:?}: no such file", path.display().to_string()));
+            }
+        }
+        for t in &x.trusted_proxies {
+            if parse_net(t).is_none() {
+                p.push(format!("[proxy] trusted_proxies: {t:?} is not an address or a CIDR such as \"10.0.0.0/8\""));
+            }
+        }
+    }
+
+    /// `[proxy] trusted_proxies` as networks (a bare address is a /32 or /128).
+    pub fn trusted_proxies(&self) -> Vec<ipnet::IpNet> {
+        self.proxy.trusted_proxies.iter().filter_map(|t| parse_net(t)).collect()
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         let problems = self.problems();
         if problems.is_empty() {
@@ -482,6 +537,10 @@ impl Config {
         }
         anyhow::bail!("{} problem(s):\n  {}", problems.len(), problems.join("\n  "))
     }
+}
+
+fn parse_net(s: &str) -> Option<ipnet::IpNet> {
+    s.parse::<ipnet::IpNet>().ok().or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 /// TOML errors come with a source excerpt over several lines; keep the first line and the message.

@@ -110,8 +110,8 @@ fn store_error(e: porthole_tokens::Error) -> ApiError {
 
 async fn novnc_url(state: &AppState, caller: &Caller, id: &str) -> Result<String, ApiError> {
     let instance = by_id(state, id).await?;
-    let s = &state.settings;
-    let minted = mint_console(state.inventory.as_ref(), &state.auth, &instance.uuid.to_string(), &s.console_base_url, s.token_ttl)
+    let s = state.settings();
+    let minted = mint_console(state.inventory().as_ref(), &state.auth, &instance.uuid.to_string(), &s.console_base_url, s.token_ttl)
         .await
         .map_err(|e| match e {
             ConsoleError::Lookup(l) => ApiError::Unavailable(l.to_string()),

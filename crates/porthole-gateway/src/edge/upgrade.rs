@@ -2,6 +2,7 @@
 //! then [`crate::admission`]), refused with a status or answered `101`, and its connection handed
 //! to a session once hyper lets go of it.
 
+use super::stream::BrowserStream;
 use crate::admission::{self, Refusal};
 use crate::session;
 use crate::state::AppState;
@@ -16,7 +17,6 @@ use hyper_util::rt::TokioIo;
 use porthole_ws::handshake;
 use porthole_ws::WsConn;
 use std::net::SocketAddr;
-use tokio::net::TcpStream;
 
 /// Middleware: console connections go to [`websocket`], everything else on.
 pub(crate) async fn upgrade_or_next(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -66,7 +66,7 @@ async fn websocket(state: AppState, req: Request) -> Response {
             Ok(u) => u,
             Err(e) => return tracing::debug!(cause = %e, "WebSocket upgrade failed"),
         };
-        match upgraded.downcast::<TokioIo<TcpStream>>() {
+        match upgraded.downcast::<TokioIo<BrowserStream>>() {
             Ok(io) => session::run(WsConn::new(io.io.into_inner(), io.read_buf), admitted, state).await,
             Err(_) => tracing::error!("WebSocket upgrade on a connection of an unexpected type; closing it"),
         }

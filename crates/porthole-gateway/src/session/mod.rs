@@ -9,6 +9,7 @@ use crate::admission::Admitted;
 use crate::end::{SessionEnd, Side};
 use crate::live::Policy;
 use crate::relay::{Limits, Relay};
+use crate::settings::Settings;
 use crate::state::AppState;
 use crate::upstream;
 use porthole_tokens::ConnectInfo;
@@ -56,27 +57,30 @@ impl Policies {
 
 /// Runs an admitted session on an upgraded WebSocket until it ends.
 pub(crate) async fn run<B: Transport>(ws: WsConn<B>, admitted: Admitted, state: AppState) {
-    let span = tracing::info_span!("session", id = admitted.session.info.id, peer = %admitted.session.info.client,
-        instance = %admitted.info.instance_uuid, token_id = %admitted.token_id);
+    let span = tracing::info_span!("session", id = admitted.session.info.id, client = %admitted.session.info.client,
+        instance = %admitted.target.name, node = admitted.target.node.as_deref().unwrap_or("-"),
+        uuid = %admitted.info.instance_uuid, token_id = %admitted.token_id);
     lifecycle(ws, admitted, state).instrument(span).await;
 }
 
 async fn lifecycle<B: Transport>(mut ws: WsConn<B>, admitted: Admitted, state: AppState) {
-    let Admitted { info, session, token_id: _, slot: _slot } = admitted;
+    let Admitted { info, session, token_id: _, slot: _slot, target: _ } = admitted;
+    // The settings this session runs under; a reload applies to sessions admitted after it.
+    let settings = state.settings();
+    let inventory = state.inventory();
     let _registered = session.registration;
     let started = Instant::now();
     let counters = session.info.counters.clone();
-    let mut policies = Policies { ended: session.ended, expiry: expiry(&state, &info) };
+    let mut policies = Policies { ended: session.ended, expiry: expiry(&state, &settings, &info) };
     let end = tokio::select! {
         biased;
         why = policies.next() => Err(SessionEnd::policy(why)),
-        vnc = upstream::connect(&mut ws, &info, state.inventory.as_ref(), &state.settings) => vnc,
+        vnc = upstream::connect(&mut ws, &info, inventory.as_ref(), &settings) => vnc,
     };
     let (mut ws, mut end) = match end {
         Err(end) => (ws, end),
         Ok(vnc) => {
             tracing::info!("session started");
-            let settings = &state.settings;
             let limits = Limits {
                 idle: settings.idle_timeout,
                 stall: settings.stall_timeout,
@@ -112,8 +116,8 @@ async fn lifecycle<B: Transport>(mut ws: WsConn<B>, admitted: Admitted, state: A
 }
 
 /// When the token expires, if the session must end then.
-fn expiry(state: &AppState, info: &ConnectInfo) -> Option<Instant> {
-    state.settings.enforce_session_timeout.then(|| {
+fn expiry(state: &AppState, settings: &Settings, info: &ConnectInfo) -> Option<Instant> {
+    settings.enforce_session_timeout.then(|| {
         let left = info.expires.saturating_sub(state.auth.clock().now());
         Instant::now() + Duration::from_secs(u64::try_from(left).unwrap_or(0))
     })
@@ -123,12 +127,12 @@ fn expiry(state: &AppState, info: &ConnectInfo) -> Option<Instant> {
 /// still watching the policies) to tell the two apart, so that a stopped VM's sessions end with
 /// "Instance stopped" as its revoked tokens do, whichever of the read or the write failed first.
 async fn why_server_gone(state: &AppState, info: &ConnectInfo, policies: &mut Policies) -> Option<SessionEnd> {
-    if !state.inventory.managed(info.instance_uuid).await {
+    if !state.inventory().managed(info.instance_uuid).await {
         return None;
     }
     let deadline = Instant::now() + STOP_GRACE;
     while Instant::now() < deadline {
-        if let Ok(false) = crate::mint::endpoint_matches(state.inventory.as_ref(), info).await {
+        if let Ok(false) = crate::mint::endpoint_matches(state.inventory().as_ref(), info).await {
             return Some(SessionEnd::policy(Policy::InstanceStopped));
         }
         tokio::select! {

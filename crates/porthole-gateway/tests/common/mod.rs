@@ -38,10 +38,21 @@ pub async fn start(targets: &[(&str, SocketAddr)], settings: Settings) -> Gatewa
 
 /// Starts the gateway on any inventory; `targets` is what `mint` looks names up in.
 pub async fn start_with(targets: StaticTargets, inventory: Arc<dyn porthole_gateway::inventory::Inventory>, settings: Settings) -> Gateway {
-    let inventory_for_state = inventory;
-    let inventory = targets;
     let store = Arc::new(MemoryStore::new());
     let auth = ConsoleAuth::new(store.clone(), Clock::System);
+    start_full(targets, inventory, settings, auth, store).await
+}
+
+/// Starts the gateway with a token authority of the test's choosing (`store` is then only kept).
+pub async fn start_full(
+    targets: StaticTargets,
+    inventory: Arc<dyn porthole_gateway::inventory::Inventory>,
+    settings: Settings,
+    auth: ConsoleAuth,
+    store: Arc<MemoryStore>,
+) -> Gateway {
+    let inventory_for_state = inventory;
+    let inventory = targets;
     let state = AppState::new(settings, auth.clone(), inventory_for_state);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

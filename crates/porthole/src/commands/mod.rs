@@ -2,27 +2,22 @@
 
 mod audit;
 mod instances;
+mod reload;
+mod serve;
 
 use crate::cli::{Command, ConfigArg, ConsoleCommand};
 use crate::config::Config;
 use anyhow::Context as _;
 use porthole_compute::{Compute, Endpoint, StaticTargets};
-use porthole_demo::DemoServer;
-use porthole_gateway::{AppState, Settings};
-use porthole_tokens::auth::{ConsoleTarget, DEFAULT_PURGE_INTERVAL};
-use porthole_tokens::{open_store, Clock, ConsoleAuth, ConsoleType, TokenEndpoint};
+use porthole_tokens::{open_store, Clock, ConsoleAuth};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tracing::{info, warn};
 
 /// Runs one command.
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { config, demo } => serve(load(&config)?, demo).await?,
+        Command::Serve { config: arg, demo } => serve::serve(arg.config.clone(), load(&arg)?, demo).await?,
         Command::Console(ConsoleCommand::Url { config, instance, ttl }) => console_url(load(&config)?, &instance, ttl).await?,
         Command::List { config, json } => {
             let config = load(&config)?;
@@ -43,11 +38,15 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Loads the configuration (or the defaults without `-c`) and sets up logging as it says; before
+/// that, problems go to stderr as one line from `main`.
 fn load(arg: &ConfigArg) -> anyhow::Result<Config> {
-    match &arg.config {
-        Some(path) => Config::load(path),
-        None => Ok(Config::no_file()),
-    }
+    let config = match &arg.config {
+        Some(path) => Config::load(path)?,
+        None => Config::no_file(),
+    };
+    crate::telemetry::init(config.log.format);
+    Ok(config)
 }
 
 /// The libvirt nodes and static targets of the configuration.
@@ -76,7 +75,8 @@ fn base_url(config: &Config, listen: SocketAddr) -> String {
         std::net::IpAddr::V6(v6) => format!("[{v6}]"),
         ip => ip.to_string(),
     };
-    format!("http://{host}:{}/vnc_lite.html", listen.port())
+    let scheme = if config.proxy.cert.is_some() { "https" } else { "http" };
+    format!("{scheme}://{host}:{}/vnc_lite.html", listen.port())
 }
 
 async fn console_url(config: Config, instance: &str, ttl: Option<u64>) -> anyhow::Result<()> {
@@ -86,142 +86,4 @@ async fn console_url(config: Config, instance: &str, ttl: Option<u64>) -> anyhow
     let (_, minted) = porthole_gateway::mint::mint_console(&compute(&config), &auth, instance, &base, ttl).await?;
     println!("{}", minted.url);
     Ok(())
-}
-
-/// Each console holds two sockets (browser and VNC server): raises the soft limit on open files to
-/// the hard one, as many servers do, and warns when even that cannot hold `max_sessions`.
-fn raise_open_files(max_sessions: usize) {
-    let wanted = u64::try_from(max_sessions).unwrap_or(u64::MAX).saturating_mul(2).saturating_add(64);
-    match rlimit::increase_nofile_limit(wanted) {
-        Ok(limit) if limit < wanted => warn!(
-            open_files = limit,
-            max_sessions,
-            "the open-files limit holds about {} consoles, fewer than [proxy] max_sessions; raise the hard limit (ulimit -Hn, LimitNOFILE=)",
-            limit.saturating_sub(64) / 2
-        ),
-        Ok(limit) => tracing::debug!(open_files = limit, "open-files limit"),
-        Err(e) => warn!(cause = %e, "could not read or raise the open-files limit"),
-    }
-}
-
-async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
-    let listen = config.listen()?;
-    raise_open_files(config.proxy.max_sessions);
-    let auth = open_auth(&config).await?;
-    let mut inventory = compute(&config);
-    let demo_server = match demo {
-        true => {
-            let d = DemoServer::start(SocketAddr::from(([127, 0, 0, 1], 0))).await.context("starting the demo VNC server")?;
-            inventory.targets_mut().push("demo", Endpoint::tcp("127.0.0.1", d.local_addr().port()));
-            Some(d)
-        }
-        false => None,
-    };
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on [proxy] listen = {listen}"))?;
-    let bound = listener.local_addr()?;
-    let base = base_url(&config, bound);
-    audit::warn_exposed(&config);
-    let (gone_tx, gone_rx) = tokio::sync::mpsc::unbounded_channel();
-    inventory.watch_lifecycle(gone_tx).context("starting the libvirt lifecycle watchers")?;
-    let mut settings = settings(&config)?;
-    settings.console_base_url = base.clone();
-    let state = AppState::new(settings, auth.clone(), Arc::new(inventory));
-    tokio::spawn(end_consoles_of_gone_domains(state.clone(), gone_rx));
-    tokio::spawn(auth.clone().run_purger(DEFAULT_PURGE_INTERVAL));
-    info!(listen = %bound, nodes = config.nodes.len(), targets = config.targets.len(), "porthole is serving consoles");
-    if let Some(d) = &demo_server {
-        let target = ConsoleTarget {
-            instance_uuid: porthole_gateway::inventory::target_uuid("demo"),
-            console_type: ConsoleType::Novnc,
-            endpoint: TokenEndpoint::Tcp { host: "127.0.0.1".into(), port: d.local_addr().port() },
-        };
-        let minted = auth.authorize(&target, &base, Duration::from_secs(config.consoleauth.token_ttl)).await?;
-        eprintln!("Demo console (valid for {} s), open in a browser:", config.consoleauth.token_ttl);
-        println!("{}", minted.url);
-    }
-    porthole_gateway::serve(listener, state, shutdown_signal()).await.context("serving")?;
-    info!("porthole stopped");
-    Ok(())
-}
-
-/// Revokes tokens and closes sessions of domains that stopped, crashed or were undefined.
-async fn end_consoles_of_gone_domains(
-    state: AppState,
-    mut gone: tokio::sync::mpsc::UnboundedReceiver<porthole_compute::events::DomainGone>,
-) {
-    while let Some(g) = gone.recv().await {
-        match state.end_consoles(g.uuid, porthole_gateway::live::Policy::InstanceStopped).await {
-            Ok((revoked, closed)) => {
-                info!(node = %g.node, instance = %g.uuid, why = g.why, revoked, closed, "domain gone: consoles ended");
-            }
-            Err(e) => warn!(instance = %g.uuid, cause = %e, "revoking the tokens of a stopped domain failed"),
-        }
-    }
-}
-
-fn settings(config: &Config) -> anyhow::Result<Settings> {
-    let web_dir = config.proxy.web_dir.clone().unwrap_or_else(default_web_dir);
-    if config.proxy.web_root.is_none() && !web_dir.join("node_modules/@novnc/novnc/core/rfb.js").is_file() {
-        warn!(dir = %web_dir.display(), "noVNC is not installed for the console page: run `npm ci --prefix web`");
-    }
-    let p = &config.proxy;
-    let v = &config.vnc;
-    let tls = match &v.vencrypt_ca_certs {
-        Some(ca) => {
-            let files = porthole_gateway::TlsSettings {
-                ca_certs: ca.clone(),
-                client_cert: v.vencrypt_client_cert.clone(),
-                client_key: v.vencrypt_client_key.clone(),
-            };
-            Some(porthole_gateway::tls_config(&files).map_err(|e| anyhow::anyhow!("[vnc] VeNCrypt TLS: {e}"))?)
-        }
-        None => None,
-    };
-    let security =
-        porthole_gateway::settings::SecuritySettings { schemes: v.schemes(), tls, timeout: Duration::from_secs(p.handshake_timeout) };
-    Ok(Settings {
-        allowed_origins: p.allowed_origins.clone(),
-        web_dir,
-        web_root: p.web_root.clone(),
-        frame_ancestors: p.frame_ancestors.clone(),
-        connect_timeout: Duration::from_secs(p.connect_timeout),
-        idle_timeout: (p.idle_timeout > 0).then(|| Duration::from_secs(p.idle_timeout)),
-        stall_timeout: Duration::from_secs(p.stall_timeout),
-        drain_timeout: Duration::from_secs(p.drain_timeout),
-        request_timeout: Duration::from_secs(p.request_timeout),
-        max_sessions: p.max_sessions,
-        enforce_session_timeout: config.consoleauth.enforce_session_timeout,
-        api_keys: config.api_keys(),
-        console_base_url: String::new(),
-        token_ttl: Duration::from_secs(config.consoleauth.token_ttl),
-        security,
-    })
-}
-
-/// `web/` of the source tree this binary was built from, else `./web`.
-fn default_web_dir() -> PathBuf {
-    let built = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web"));
-    if built.join("console.html").is_file() {
-        return built.canonicalize().unwrap_or(built);
-    }
-    PathBuf::from("web")
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
-    info!("shutting down");
 }
