@@ -37,6 +37,9 @@ pub(crate) enum EndKind {
     Unreachable(String),
     /// The RFB security handshake failed (the browser was told in RFB terms).
     Handshake(String),
+    /// In relay mode, the VNC server asked for authentication (these security types) that the
+    /// proxy was not told to answer, and the browser gave up.
+    AuthRequired(Vec<u8>),
     /// The proxy ended it.
     Policy(Policy),
 }
@@ -89,6 +92,15 @@ impl fmt::Display for SessionEnd {
             EndKind::Unreachable(e) => write!(f, "{side} unreachable: {e}"),
             EndKind::Handshake(e) => write!(f, "security handshake failed ({side}'s fault): {e}"),
             EndKind::Policy(p) => write!(f, "ended by policy: {p:?}"),
+            EndKind::AuthRequired(types) => {
+                let names: Vec<_> = types.iter().map(|t| porthole_rfb::security::type_name(*t)).collect();
+                write!(
+                    f,
+                    "the VNC server asks for authentication ({}) that the proxy was not told to answer: add \"vnc\" (or \"vencrypt\") \
+                     to [vnc] auth_schemes and give the password (the domain's passwd, or the target's password)",
+                    names.join(", ")
+                )
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
-use http::header::{CACHE_CONTROL, SEC_WEBSOCKET_VERSION};
+use http::header::{CACHE_CONTROL, CONNECTION, SEC_WEBSOCKET_VERSION};
 use http::{HeaderValue, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -29,7 +29,8 @@ pub(crate) async fn upgrade_or_next(State(state): State<AppState>, req: Request,
 
 /// The answer to a refused console request (the status, and one line saying why).
 pub(crate) fn refusal_response(r: &Refusal) -> Response {
-    let mut res = (r.status(), [(CACHE_CONTROL, "no-store")], r.message()).into_response();
+    // The connection is closed after a refusal: it asked for an upgrade, not for more requests.
+    let mut res = (r.status(), [(CACHE_CONTROL, "no-store"), (CONNECTION, "close")], r.message()).into_response();
     if matches!(r, Refusal::WrongVersion) {
         res.headers_mut().insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
     }

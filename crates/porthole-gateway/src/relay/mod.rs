@@ -14,6 +14,7 @@
 use crate::end::{EndKind, SessionEnd, Side};
 use crate::live::{Counters, Policy};
 use bytes::{Buf as _, Bytes, BytesMut};
+use offer::Offer;
 use porthole_ws::conn::MAX_QUEUED;
 use porthole_ws::{Event, Transport, WsConn};
 use std::future::Future as _;
@@ -59,6 +60,10 @@ pub(crate) struct Relay<B, V> {
     heard_from_vnc: bool,
     vnc_blocked_since: Option<Instant>,
     browser_blocked_since: Option<Instant>,
+    /// The server's first bytes, watched for its security offer (relay mode); `None` once known.
+    sniff: Option<Offer>,
+    /// What the sniff learned.
+    offer: Option<Offer>,
 }
 
 impl<B: Transport, V: Transport> Relay<B, V> {
@@ -80,7 +85,21 @@ impl<B: Transport, V: Transport> Relay<B, V> {
             heard_from_vnc: limits.first_bytes.is_none(),
             vnc_blocked_since: None,
             browser_blocked_since: None,
+            sniff: None,
+            offer: None,
         }
+    }
+
+    /// Watches the server's first bytes for its security offer (relay mode, where the browser
+    /// and the server negotiate between themselves).
+    pub(crate) fn sniff_offer(mut self) -> Self {
+        self.sniff = Some(Offer::default());
+        self
+    }
+
+    /// What the server offered, if the sniff saw it.
+    pub(crate) fn offer(&self) -> Option<&Offer> {
+        self.offer.as_ref()
     }
 
     /// The browser's WebSocket, for the close that follows the relay.
@@ -181,6 +200,11 @@ impl<B: Transport, V: Transport> Relay<B, V> {
             self.chunk = (self.chunk / 2).max(FIRST_READ_CHUNK);
         }
         let payload = self.rbuf.split();
+        if let Some(sniff) = &mut self.sniff {
+            if !sniff.feed(&payload) {
+                self.offer = self.sniff.take();
+            }
+        }
         self.ws.start_frame(payload);
         Ok(true)
     }
@@ -259,5 +283,6 @@ fn browser(kind: EndKind) -> SessionEnd {
     SessionEnd::new(Side::Browser, kind)
 }
 
+mod offer;
 #[cfg(test)]
 mod tests;

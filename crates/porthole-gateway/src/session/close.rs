@@ -19,6 +19,7 @@ pub(crate) fn close_frame(end: &SessionEnd) -> Option<(u16, Cow<'static, str>)> 
         (Side::VncServer, EndKind::Silent(d)) => server(format!("VNC server sent nothing within {:.1} s", d.as_secs_f32()).into()),
         (Side::VncServer, EndKind::Unreachable(_)) => server("VNC server unreachable".into()),
         (Side::VncServer, EndKind::Handshake(_)) => server("VNC server failed: security negotiation".into()),
+        (Side::VncServer, EndKind::AuthRequired(_)) => server("VNC server requires authentication".into()),
         (Side::VncServer, _) => server("VNC server failed".into()),
         (Side::Proxy, _) => server("Proxy error".into()),
     }

@@ -6,7 +6,7 @@
 mod close;
 
 use crate::admission::Admitted;
-use crate::end::{SessionEnd, Side};
+use crate::end::{EndKind, SessionEnd, Side};
 use crate::live::Policy;
 use crate::relay::{Limits, Relay};
 use crate::settings::Settings;
@@ -88,10 +88,20 @@ async fn lifecycle<B: Transport>(mut ws: WsConn<B>, admitted: Admitted, state: A
                 first_bytes: (!settings.security.enabled()).then_some(settings.security.timeout),
             };
             let mut relay = Relay::new(ws, vnc, limits, counters.clone());
+            if !settings.security.enabled() {
+                relay = relay.sniff_offer();
+            }
             let end = tokio::select! {
                 biased;
                 why = policies.next() => SessionEnd::policy(why),
                 end = poll_fn(|cx| relay.poll(cx)) => end,
+            };
+            let end = match (end, relay.offer().and_then(|o| o.needs_authentication())) {
+                // The browser left during a handshake it could not finish (no ServerInit came).
+                (end, Some(types)) if end.side == Side::Browser && counters.to_browser.load(Ordering::Relaxed) < 1024 => {
+                    SessionEnd::new(Side::VncServer, EndKind::AuthRequired(types.to_vec()))
+                }
+                (end, _) => end,
             };
             (relay.into_browser(), end)
         }
