@@ -117,6 +117,10 @@ impl Inventory for Compute {
         i.graphics.and_then(|g| g.passwd).map(|p| p.0)
     }
 
+    async fn node_address(&self, node: &str) -> Option<String> {
+        self.node(node).map(|n| n.config().proxyclient_address.clone())
+    }
+
     async fn node_health(&self) -> Vec<(String, Result<(), String>)> {
         let mut pings = JoinSet::new();
         for (i, node) in self.nodes.iter().enumerate() {

@@ -107,6 +107,11 @@ pub trait Inventory: Send + Sync + 'static {
         false
     }
 
+    /// The address the proxy reaches node `node`'s guests at (`proxyclient_address`).
+    async fn node_address(&self, _node: &str) -> Option<String> {
+        None
+    }
+
     /// Each libvirt node by name, and whether it answers (`Err` says why not); for readiness.
     async fn node_health(&self) -> Vec<(String, Result<(), String>)> {
         Vec::new()

@@ -29,6 +29,8 @@ pub(crate) enum EndKind {
     Failed(io::Error),
     /// The browser broke the WebSocket protocol.
     Protocol(ProtocolError),
+    /// The browser sent an RFB message a view-only session does not allow or cannot read.
+    Rfb(String),
     /// That side accepted none of the bytes waiting for it for this long.
     Stalled(Duration),
     /// The VNC server sent nothing within this time.
@@ -87,6 +89,7 @@ impl fmt::Display for SessionEnd {
             EndKind::Closed => write!(f, "{side} closed the connection"),
             EndKind::Failed(e) => write!(f, "{side} connection failed: {e}"),
             EndKind::Protocol(e) => write!(f, "{side} broke the WebSocket protocol: {e}"),
+            EndKind::Rfb(e) => write!(f, "{side} sent an invalid RFB message in a view-only session: {e}"),
             EndKind::Stalled(d) => write!(f, "{side} accepted nothing for {} s", d.as_secs()),
             EndKind::Silent(d) => write!(f, "{side} sent nothing within {:.1} s", d.as_secs_f32()),
             EndKind::Unreachable(e) => write!(f, "{side} unreachable: {e}"),

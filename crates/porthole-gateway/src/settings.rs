@@ -102,6 +102,8 @@ pub struct Settings {
     pub api_keys: Vec<ApiKey>,
     /// `novncproxy_base_url`, for console URLs minted through the API.
     pub console_base_url: String,
+    /// `[serial_console] base_url` (Nova's name), the WebSocket URL serial console URLs start with.
+    pub serial_base_url: String,
     /// Lifetime of tokens minted through the API.
     pub token_ttl: Duration,
     /// The RFB security proxy toward VNC servers.
@@ -130,6 +132,7 @@ impl Default for Settings {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             api_keys: Vec::new(),
             console_base_url: "http://127.0.0.1:6080/vnc_lite.html".into(),
+            serial_base_url: "ws://127.0.0.1:6080/".into(),
             token_ttl: Duration::from_secs(600),
             security: SecuritySettings::default(),
             tls: None,

@@ -81,5 +81,12 @@ pub enum ConsoleCommand {
         /// Token lifetime in seconds (default: [consoleauth] token_ttl).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         ttl: Option<u64>,
+        /// A console that can only be watched: the proxy drops keys, pointer and clipboard.
+        #[arg(long, conflicts_with = "serial")]
+        view_only: bool,
+        /// The serial console (a WebSocket URL, as Nova's serial proxy gives; the terminal page's
+        /// URL is printed on stderr) instead of the VNC one.
+        #[arg(long)]
+        serial: bool,
     },
 }

@@ -29,6 +29,16 @@ pub struct Config {
     pub api: Api,
     pub audit: Audit,
     pub log: Log,
+    pub serial_console: SerialConsole,
+}
+
+/// `[serial_console]` (Nova's section name).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SerialConsole {
+    /// The WebSocket URL serial console URLs start with (Nova's `base_url`); derived from the
+    /// listener when unset.
+    pub base_url: Option<String>,
 }
 
 /// `[log]`.

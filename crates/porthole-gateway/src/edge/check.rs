@@ -27,6 +27,8 @@ pub(crate) struct CheckAnswer {
     final_: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     console_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    view_only: Option<bool>,
 }
 
 pub(crate) async fn console_check(
@@ -45,6 +47,7 @@ pub(crate) async fn console_check(
             message: "The console is ready",
             final_: false,
             console_type: Some(checked.info.console_type.to_string()),
+            view_only: Some(checked.info.view_only),
         },
         Err(r) => refused(&r, peer),
     })
@@ -52,5 +55,5 @@ pub(crate) async fn console_check(
 
 fn refused(r: &Refusal, peer: SocketAddr) -> CheckAnswer {
     r.log(peer);
-    CheckAnswer { ok: false, reason: r.code(), message: r.message(), final_: r.is_final(), console_type: None }
+    CheckAnswer { ok: false, reason: r.code(), message: r.message(), final_: r.is_final(), console_type: None, view_only: None }
 }

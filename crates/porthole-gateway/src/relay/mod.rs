@@ -15,6 +15,7 @@ use crate::end::{EndKind, SessionEnd, Side};
 use crate::live::{Counters, Policy};
 use bytes::{Buf as _, Bytes, BytesMut};
 use offer::Offer;
+use porthole_rfb::view_only::ViewOnlyFilter;
 use porthole_ws::conn::MAX_QUEUED;
 use porthole_ws::{Event, Transport, WsConn};
 use std::future::Future as _;
@@ -64,6 +65,8 @@ pub(crate) struct Relay<B, V> {
     sniff: Option<Offer>,
     /// What the sniff learned.
     offer: Option<Offer>,
+    /// A view-only session's filter of the browser's messages.
+    view_only: Option<ViewOnlyFilter>,
 }
 
 impl<B: Transport, V: Transport> Relay<B, V> {
@@ -87,7 +90,29 @@ impl<B: Transport, V: Transport> Relay<B, V> {
             browser_blocked_since: None,
             sniff: None,
             offer: None,
+            view_only: None,
         }
+    }
+
+    /// Passes on first what the browser sent during the security handshake.
+    pub(crate) fn set_early(&mut self, early: Bytes) -> Result<(), SessionEnd> {
+        self.to_vnc = self.filter(early)?;
+        Ok(())
+    }
+
+    /// Filters the browser's messages: only what viewing needs reaches the server (the filter
+    /// starts at ClientInit, so set it before [`set_early`](Self::set_early)).
+    pub(crate) fn view_only(mut self) -> Self {
+        self.view_only = Some(ViewOnlyFilter::new());
+        self
+    }
+
+    /// The browser's payload as it may go to the server.
+    fn filter(&mut self, data: Bytes) -> Result<Bytes, SessionEnd> {
+        let Some(filter) = &mut self.view_only else { return Ok(data) };
+        let mut out = Vec::with_capacity(data.len() + 1);
+        filter.feed(&data, &mut out).map_err(|e| browser(EndKind::Rfb(e.to_string())))?;
+        Ok(Bytes::from(out))
     }
 
     /// Watches the server's first bytes for its security offer (relay mode, where the browser
@@ -166,7 +191,7 @@ impl<B: Transport, V: Transport> Relay<B, V> {
         loop {
             match self.ws.next_event() {
                 Ok(Some(Event::Data(d))) => {
-                    self.to_vnc = d;
+                    self.to_vnc = self.filter(d)?;
                     return Ok(true);
                 }
                 Ok(Some(Event::Close(_))) => return Err(browser(EndKind::Closed)),

@@ -12,6 +12,7 @@ pub(crate) fn close_frame(end: &SessionEnd) -> Option<(u16, Cow<'static, str>)> 
     match (&end.side, &end.kind) {
         (_, EndKind::Policy(p)) => Some(policy_frame(*p)),
         (Side::Browser, EndKind::Protocol(e)) => Some((close_code::PROTOCOL_ERROR, e.to_string().into())),
+        (Side::Browser, EndKind::Rfb(_)) => Some((close_code::PROTOCOL_ERROR, "Invalid RFB message".into())),
         (Side::Browser, EndKind::Handshake(_)) => Some((close_code::POLICY, "Security negotiation refused".into())),
         (Side::Browser, _) => None,
         (Side::VncServer, EndKind::Closed) => Some((close_code::NORMAL, "VNC server closed the connection".into())),

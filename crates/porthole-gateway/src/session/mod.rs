@@ -79,22 +79,28 @@ async fn lifecycle<B: Transport>(mut ws: WsConn<B>, admitted: Admitted, state: A
     };
     let (mut ws, mut end) = match end {
         Err(end) => (ws, end),
-        Ok(vnc) => {
-            tracing::info!("session started");
+        Ok(connected) => {
+            tracing::info!(view_only = info.view_only, "session started");
             let limits = Limits {
                 idle: settings.idle_timeout,
                 stall: settings.stall_timeout,
                 // In relay mode nothing has come from the server yet; the security proxy already heard it.
-                first_bytes: (!settings.security.enabled()).then_some(settings.security.timeout),
+                first_bytes: (!connected.secured).then_some(settings.security.timeout),
             };
-            let mut relay = Relay::new(ws, vnc, limits, counters.clone());
-            if !settings.security.enabled() {
+            let mut relay = Relay::new(ws, connected.vnc, limits, counters.clone());
+            if !connected.secured {
                 relay = relay.sniff_offer();
             }
-            let end = tokio::select! {
-                biased;
-                why = policies.next() => SessionEnd::policy(why),
-                end = poll_fn(|cx| relay.poll(cx)) => end,
+            if info.view_only {
+                relay = relay.view_only();
+            }
+            let end = match relay.set_early(connected.early) {
+                Err(end) => end,
+                Ok(()) => tokio::select! {
+                    biased;
+                    why = policies.next() => SessionEnd::policy(why),
+                    end = poll_fn(|cx| relay.poll(cx)) => end,
+                },
             };
             let end = match (end, relay.offer().and_then(|o| o.needs_authentication())) {
                 // The browser left during a handshake it could not finish (no ServerInit came).

@@ -6,6 +6,7 @@ pub(crate) mod security;
 
 use crate::end::{EndKind, SessionEnd, Side};
 use crate::settings::Settings;
+use bytes::Bytes;
 use porthole_compute::{Inventory, Upstream};
 use porthole_tokens::ConnectInfo;
 use porthole_ws::{Transport, WsConn};
@@ -35,31 +36,43 @@ impl From<Upstream> for VncStream {
     }
 }
 
-/// Connects to the VNC server a token names and, with the security proxy on, authenticates to it
-/// on the browser's behalf (the browser sees security type None).
+/// A connected VNC server, and what the browser sent ahead during the security handshake.
+pub(crate) struct Connected {
+    /// The server's stream.
+    pub vnc: VncStream,
+    /// The browser's bytes that came with or after the end of its side of the handshake.
+    pub early: Bytes,
+    /// The proxy ran the security handshake (so the server's offer needs no sniffing).
+    pub secured: bool,
+}
+
+/// Connects to the VNC server a token names and, with the security proxy on (always for a
+/// view-only session, whose browser must not negotiate with the server), authenticates to it on
+/// the browser's behalf (the browser sees security type None).
 pub(crate) async fn connect<B: Transport>(
     ws: &mut WsConn<B>,
     info: &ConnectInfo,
     inventory: &dyn Inventory,
     settings: &Settings,
-) -> Result<VncStream, SessionEnd> {
+) -> Result<Connected, SessionEnd> {
     let unreachable = |e: String| SessionEnd::new(Side::VncServer, EndKind::Unreachable(e));
     let not_vnc = || unreachable(format!("{} is not a VNC endpoint", info.endpoint));
     let ep = crate::endpoint::vnc_endpoint(&info.endpoint).ok_or_else(not_vnc)?;
     let opened = inventory.open_console(info.instance_uuid, &ep, settings.connect_timeout).await;
     let vnc = VncStream::from(opened.map_err(|e| unreachable(e.to_string()))?);
-    if !settings.security.enabled() {
-        return Ok(vnc);
+    if !settings.security.enabled() && !info.view_only {
+        return Ok(Connected { vnc, early: Bytes::new(), secured: false });
     }
     let password = inventory.vnc_password(info.instance_uuid).await.map(String::into_bytes);
     let server_name = match &ep {
         porthole_compute::Endpoint::Tcp { host, .. } => host.as_str(),
         porthole_compute::Endpoint::GraphicsFd { node } => node.as_str(),
     };
-    security::secure(ws, vnc, &settings.security, password, server_name).await.map_err(|e| {
+    let (vnc, early) = security::secure(ws, vnc, &settings.security, password, server_name).await.map_err(|e| {
         let side = if e.browser_fault { Side::Browser } else { Side::VncServer };
         SessionEnd::new(side, EndKind::Handshake(e.log))
-    })
+    })?;
+    Ok(Connected { vnc, early, secured: true })
 }
 
 /// `$e` with `$s` bound to the stream inside.

@@ -90,8 +90,17 @@ impl Gateway {
         self.served.take().expect("stopped once")
     }
 
+    /// Mints a view-only token for a target by name.
+    pub async fn mint_view_only(&self, name: &str) -> Minted {
+        self.mint_with(name, Duration::from_secs(600), true).await
+    }
+
     /// Mints a token valid for `ttl` for a target by name.
     pub async fn mint_ttl(&self, name: &str, ttl: Duration) -> Minted {
+        self.mint_with(name, ttl, false).await
+    }
+
+    async fn mint_with(&self, name: &str, ttl: Duration, view_only: bool) -> Minted {
         use porthole_gateway::inventory::Inventory as _;
         let inst = self.inventory.find(name).await.unwrap();
         let ep = inst.vnc.unwrap();
@@ -99,6 +108,8 @@ impl Gateway {
             instance_uuid: inst.uuid,
             console_type: porthole_tokens::ConsoleType::Novnc,
             endpoint: porthole_gateway::mint::token_endpoint(&ep),
+            view_only,
+            minted_by: Some("test".into()),
         };
         self.auth.authorize(&target, &self.base(), ttl).await.unwrap()
     }

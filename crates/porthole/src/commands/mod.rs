@@ -9,7 +9,8 @@ use crate::cli::{Command, ConfigArg, ConsoleCommand};
 use crate::config::Config;
 use anyhow::Context as _;
 use porthole_compute::{Compute, Endpoint, StaticTargets};
-use porthole_tokens::{open_store, Clock, ConsoleAuth};
+use porthole_gateway::mint::MintRequest;
+use porthole_tokens::{open_store, Clock, ConsoleAuth, ConsoleType};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -18,7 +19,9 @@ use std::time::Duration;
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { config: arg, demo } => serve::serve(arg.config.clone(), load(&arg)?, demo).await?,
-        Command::Console(ConsoleCommand::Url { config, instance, ttl }) => console_url(load(&config)?, &instance, ttl).await?,
+        Command::Console(ConsoleCommand::Url { config, instance, ttl, view_only, serial }) => {
+            console_url(load(&config)?, &instance, ttl, view_only, serial).await?
+        }
         Command::List { config, json } => {
             let config = load(&config)?;
             return instances::list(&compute(&config), &config.audit_policy(), json).await;
@@ -70,20 +73,56 @@ fn base_url(config: &Config, listen: SocketAddr) -> String {
     if let Some(base) = &config.vnc.novncproxy_base_url {
         return base.clone();
     }
+    let (scheme, host_port) = host_port(config, listen);
+    format!("{scheme}://{host_port}/vnc_lite.html")
+}
+
+async fn console_url(config: Config, instance: &str, ttl: Option<u64>, view_only: bool, serial: bool) -> anyhow::Result<()> {
+    let auth = open_auth(&config).await?;
+    let ttl = Duration::from_secs(ttl.unwrap_or(config.consoleauth.token_ttl));
+    let listen = config.listen()?;
+    let (base, console_type) = match serial {
+        true => (serial_base_url(&config, listen), ConsoleType::Serial),
+        false => (base_url(&config, listen), ConsoleType::Novnc),
+    };
+    let req = MintRequest { key: instance, base: &base, ttl, console_type, view_only, minted_by: Some("cli".into()) };
+    let (_, minted) = porthole_gateway::mint::mint_console(&compute(&config), &auth, &req).await?;
+    println!("{}", minted.url);
+    if serial {
+        let page = serial_page_url(&config, listen, minted.token.expose());
+        eprintln!("Open in a browser: {page}");
+    }
+    Ok(())
+}
+
+/// `[serial_console] base_url` (Nova's name), or the WebSocket URL of the listener.
+fn serial_base_url(config: &Config, listen: SocketAddr) -> String {
+    if let Some(base) = &config.serial_console.base_url {
+        return base.clone();
+    }
+    let (scheme, host_port) = host_port(config, listen);
+    format!("{}://{host_port}/", if scheme == "https" { "wss" } else { "ws" })
+}
+
+/// The terminal page for a serial token, on the listener (or where novncproxy_base_url points).
+fn serial_page_url(config: &Config, listen: SocketAddr, token: &str) -> String {
+    let (scheme, host_port) = host_port(config, listen);
+    format!("{scheme}://{host_port}/serial.html?path=%3Ftoken%3D{token}")
+}
+
+/// The scheme and `host:port` consoles are reached at: novncproxy_base_url's, else the listener's.
+fn host_port(config: &Config, listen: SocketAddr) -> (String, String) {
+    if let Some(url) = config.vnc.novncproxy_base_url.as_deref().and_then(|b| url::Url::parse(b).ok()) {
+        let host = url.host_str().unwrap_or("127.0.0.1").to_owned();
+        let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host };
+        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        return (url.scheme().to_owned(), format!("{host}{port}"));
+    }
     let host = match listen.ip() {
         ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
         std::net::IpAddr::V6(v6) => format!("[{v6}]"),
         ip => ip.to_string(),
     };
     let scheme = if config.proxy.cert.is_some() { "https" } else { "http" };
-    format!("{scheme}://{host}:{}/vnc_lite.html", listen.port())
-}
-
-async fn console_url(config: Config, instance: &str, ttl: Option<u64>) -> anyhow::Result<()> {
-    let auth = open_auth(&config).await?;
-    let ttl = Duration::from_secs(ttl.unwrap_or(config.consoleauth.token_ttl));
-    let base = base_url(&config, config.listen()?);
-    let (_, minted) = porthole_gateway::mint::mint_console(&compute(&config), &auth, instance, &base, ttl).await?;
-    println!("{}", minted.url);
-    Ok(())
+    (scheme.to_owned(), format!("{host}:{}", listen.port()))
 }

@@ -39,6 +39,7 @@ pub fn changes(old: &Config, new: &Config) -> Changes {
     let timeouts = (o.connect_timeout, o.handshake_timeout, o.idle_timeout, o.stall_timeout, o.drain_timeout);
     check(timeouts != (n.connect_timeout, n.handshake_timeout, n.idle_timeout, n.stall_timeout, n.drain_timeout), "[proxy] timeouts", true);
     check(old.vnc != new.vnc, "[vnc]", true);
+    check(old.serial_console != new.serial_console, "[serial_console]", true);
     let ttl = (old.consoleauth.token_ttl, old.consoleauth.enforce_session_timeout);
     check(ttl != (new.consoleauth.token_ttl, new.consoleauth.enforce_session_timeout), "[consoleauth] token_ttl", true);
     check(old.nodes != new.nodes, "nodes", true);

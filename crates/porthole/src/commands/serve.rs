@@ -2,7 +2,7 @@
 //! re-reads the configuration and applies what can change while sessions run (see [`reload`]).
 
 use super::reload::{changes, Changes};
-use super::{base_url, compute, open_auth};
+use super::{base_url, compute, open_auth, serial_base_url};
 use crate::config::Config;
 use anyhow::Context as _;
 use porthole_compute::events::DomainGone;
@@ -69,6 +69,8 @@ pub async fn serve(path: Option<PathBuf>, config: Config, demo: bool) -> anyhow:
             instance_uuid: porthole_gateway::inventory::target_uuid("demo"),
             console_type: ConsoleType::Novnc,
             endpoint: TokenEndpoint::Tcp { host: "127.0.0.1".into(), port: d.local_addr().port() },
+            view_only: false,
+            minted_by: Some("demo".into()),
         };
         let ttl = c.consoleauth.token_ttl;
         let minted = auth.authorize(&target, &base, Duration::from_secs(ttl)).await?;
@@ -193,6 +195,7 @@ pub(super) fn settings(config: &Config, bound: SocketAddr) -> anyhow::Result<Set
         enforce_session_timeout: config.consoleauth.enforce_session_timeout,
         api_keys: config.api_keys(),
         console_base_url: base_url(config, bound),
+        serial_base_url: serial_base_url(config, bound),
         token_ttl: Duration::from_secs(config.consoleauth.token_ttl),
         security,
         tls,
