@@ -176,7 +176,11 @@ async function open(loading, path, { viewOnly, connected }) {
         rfb = conn;
         conn.viewOnly = document.body.hasAttribute('data-view-only');
         applyScale();
-        conn.addEventListener('connect', () => { connected(); conn.focus({ preventScroll: true }); });
+        conn.addEventListener('connect', () => {
+            for (const old of document.querySelectorAll('#screen .last-frame')) old.remove();
+            connected();
+            conn.focus({ preventScroll: true });
+        });
         conn.addEventListener('securityfailure', (e) => {
             closed.failure = `The machine's VNC server refused the connection: ${e.detail.reason || `security failure ${e.detail.status}`}.`;
         });
@@ -186,12 +190,23 @@ async function open(loading, path, { viewOnly, connected }) {
         });
         conn.addEventListener('desktopname', (e) => { if (!param('title') && e.detail.name) setTitle(e.detail.name); });
         conn.addEventListener('clipboard', (e) => tools.clipboard?.fromMachine(e.detail.text));
+        const canvas = $('screen').querySelector('canvas:not(.last-frame)');
         conn.addEventListener('disconnect', () => {
+            keepLastFrame(canvas);
             if (rfb === conn) rfb = null;
             tools.extraKeys?.reset();
             resolve(closed);
         });
     });
+}
+
+// noVNC takes its canvas out of the page when a connection ends; the last frame stays, dimmed, under
+// the notice until the next connection draws (where was I?).
+function keepLastFrame(canvas) {
+    if (!canvas || canvas.width === 0) return;
+    canvas.className = 'last-frame';
+    canvas.removeAttribute('style');
+    $('screen').prepend(canvas);
 }
 
 function setTitle(text) {

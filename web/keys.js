@@ -18,6 +18,7 @@ const KEYS = {
 // KeyboardEvent.code values of modifier keys: pressing one does not "use up" a held toggle.
 const MODIFIER_CODE = /^(Control|Alt|Shift|Meta|OS)(Left|Right)$|^(AltGraph|CapsLock)$/;
 
+const keyboardUp = () => document.activeElement?.id === 'keyboard-input';
 const functionKey = (n) => ({ keysym: KeyTable.XK_F1 + n - 1, code: `F${n}` });
 
 /**
@@ -32,6 +33,11 @@ export class ExtraKeys {
         this.held = new Set(); // names of MODIFIERS pressed on the machine by a toggle
         this.buildFunctionKeys(bar.querySelector('#fkeys .panel'));
         bar.addEventListener('click', (e) => this.onClick(e));
+        // While the on-screen keyboard is up, the bar's buttons must not take the focus from its field
+        // (the keyboard would go down at every key).
+        for (const type of ['pointerdown', 'mousedown']) {
+            bar.addEventListener(type, (e) => { if (keyboardUp()) e.preventDefault(); });
+        }
         // A key typed on the screen (or in the on-screen keyboard's field) uses up the toggles; noVNC
         // sends that key's release from its own keyup handler, so ours runs just after it.
         document.addEventListener('keyup', (e) => {
@@ -60,7 +66,7 @@ export class ExtraKeys {
             b.closest('details').open = false;
         } else if (b.id === 'ctrlaltdel') this.combo([MODIFIERS.Control, MODIFIERS.Alt], { keysym: KeyTable.XK_Delete, code: 'Delete' });
         else return;
-        this.rfb().focus({ preventScroll: true });
+        if (!keyboardUp()) this.rfb().focus({ preventScroll: true });
     }
 
     toggle(name, button) {

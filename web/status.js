@@ -115,11 +115,12 @@ export function afterCheckOfClose(answer, { connected }) {
  * session is up); `render(view)` shows `{phase, message, seconds}` where phase is one of
  * `connecting`, `connected`, `waiting` (an automatic retry in `seconds`), `stopped` (Reconnect
  * button) or `final` (ask for a new console URL). `token` null means "no check": a page whose
- * WebSocket authenticates some other way (a cookie) behaves as before the check existed.
+ * WebSocket authenticates some other way (a cookie) behaves as before the check existed. `check`
+ * and `tickMs` (one second of the countdown) are there for tests.
  */
 export class ConsoleSession {
-    constructor({ token, open, render, delays = RETRY_DELAYS, maxRetries = MAX_RETRIES, stableMs = STABLE_MS, check = checkConsole }) {
-        Object.assign(this, { token, open, render, delays, maxRetries, stableMs, check });
+    constructor({ token, open, render, delays = RETRY_DELAYS, maxRetries = MAX_RETRIES, stableMs = STABLE_MS, check = checkConsole, tickMs = 1000 }) {
+        Object.assign(this, { token, open, render, delays, maxRetries, stableMs, check, tickMs });
         this.retries = 0;
         this.wake = null; // resolves the current wait early (the Reconnect button)
     }
@@ -179,7 +180,7 @@ export class ConsoleSession {
         const early = new Promise((resolve) => { this.wake = () => { woken = true; resolve(); }; });
         for (let left = seconds; left > 0 && !woken; left--) {
             this.render({ phase: 'waiting', message, seconds: left });
-            await Promise.race([early, new Promise((r) => setTimeout(r, 1000))]);
+            await Promise.race([early, new Promise((r) => setTimeout(r, this.tickMs))]);
         }
         this.wake = null;
     }
