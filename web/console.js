@@ -3,7 +3,9 @@
 import { ConsoleSession, tokenFromPath, websocketUrl } from './status.js';
 
 const $ = (id) => document.getElementById(id);
-const touch = window.matchMedia('(pointer: coarse)').matches || navigator.maxTouchPoints > 0;
+// A phone or tablet (touch is the main pointer), or any device with a touch screen.
+const touchFirst = window.matchMedia('(pointer: coarse)').matches;
+const touch = touchFirst || navigator.maxTouchPoints > 0;
 
 let rfb = null; // the current connection, null between connections
 let enforcedViewOnly = false; // the server said this console URL is view only
@@ -79,7 +81,7 @@ function setViewOnly(on) {
 
 function wireControls() {
     $('scale').value = prefs.get('scale', 'fit');
-    $('pan').setAttribute('aria-pressed', String(touch));
+    $('pan').setAttribute('aria-pressed', String(touchFirst));
     $('scale').addEventListener('change', () => { prefs.set('scale', $('scale').value); applyScale(); rfb?.focus(); });
     $('pan').addEventListener('click', () => {
         $('pan').setAttribute('aria-pressed', String($('pan').getAttribute('aria-pressed') !== 'true'));
@@ -163,6 +165,7 @@ async function open(loading, path, { viewOnly, connected }) {
     }
     return new Promise((resolve) => {
         const closed = { code: 1006, reason: '', failure: null };
+        performance.mark('porthole-websocket'); // (marks for bench/first-frame.mjs's breakdown)
         const ws = new WebSocket(websocketUrl(path), ['binary']);
         ws.addEventListener('close', (e) => { closed.code = e.code; closed.reason = e.reason; });
         let conn;
@@ -177,6 +180,7 @@ async function open(loading, path, { viewOnly, connected }) {
         conn.viewOnly = document.body.hasAttribute('data-view-only');
         applyScale();
         conn.addEventListener('connect', () => {
+            performance.mark('porthole-connected');
             for (const old of document.querySelectorAll('#screen .last-frame')) old.remove();
             connected();
             conn.focus({ preventScroll: true });
