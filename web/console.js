@@ -103,7 +103,9 @@ function wireControls() {
 
     $('fullscreen').hidden = !document.fullscreenEnabled;
     $('fullscreen').addEventListener('click', () => {
-        const done = document.fullscreenElement ? document.exitFullscreen() : document.documentElement.requestFullscreen({ navigationUI: 'hide' });
+        const done = document.fullscreenElement
+            ? document.exitFullscreen()
+            : document.documentElement.requestFullscreen({ navigationUI: 'hide' });
         done.catch((err) => console.warn('fullscreen:', err.message));
     });
     document.addEventListener('fullscreenchange', () => {
@@ -131,7 +133,8 @@ function loadModules() {
             const current = () => rfb;
             tools.extraKeys = new keys.ExtraKeys($('keys'), current);
             tools.clipboard = new clipboard.ClipboardBridge({
-                text: $('clipboard'), send: $('paste'), pasteLocal: $('paste-local'), note: $('clipboard-note'), screen: $('screen'), rfb: current,
+                text: $('clipboard'), send: $('paste'), pasteLocal: $('paste-local'), note: $('clipboard-note'),
+                screen: $('screen'), rfb: current,
             });
             if (touch) {
                 $('keyboard').hidden = false;
@@ -150,13 +153,24 @@ function loadModules() {
  * `on…` properties; the listener added here is separate, added first, and so runs before noVNC's
  * `disconnect`. No wrapping of `window.WebSocket` and no reading of noVNC's private `_sock`.
  */
-async function open(loading, path, { viewOnly, connected }) {
+async function open(loading, path, { viewOnly, consoleType, connected }) {
+    if (consoleType === 'serial') {
+        return {
+            failure: 'This console URL is for a serial console, not a screen.',
+            final: true,
+            action: 'Open it with the serial console page (serial.html).',
+        };
+    }
     let RFB;
     try {
         RFB = await loading;
     } catch (err) {
         console.error('loading noVNC failed:', err);
-        return { failure: 'The console client (noVNC) could not be loaded.', final: true, action: 'The console server is missing files: tell its administrator.' };
+        return {
+            failure: 'The console client (noVNC) could not be loaded.',
+            final: true,
+            action: 'The console server is missing files: tell its administrator.',
+        };
     }
     enforcedViewOnly = viewOnly;
     if (viewOnly) {
@@ -189,7 +203,8 @@ async function open(loading, path, { viewOnly, connected }) {
             closed.failure = `The machine's VNC server refused the connection: ${e.detail.reason || `security failure ${e.detail.status}`}.`;
         });
         conn.addEventListener('credentialsrequired', () => {
-            closed.failure = 'The machine\'s VNC server asks for a password, which the console server should have supplied: tell its administrator.';
+            closed.failure = 'The machine\'s VNC server asks for a password, which the console server should have supplied: '
+                + 'tell its administrator.';
             conn.disconnect();
         });
         conn.addEventListener('desktopname', (e) => { if (!param('title') && e.detail.name) setTitle(e.detail.name); });

@@ -110,7 +110,8 @@ export function afterCheckOfClose(answer, { connected }) {
 
 /**
  * One console's life: check, connect, and after each close decide between reconnecting by itself,
- * offering a button, or stopping for good. `open({viewOnly, connected})` starts one connection and
+ * offering a button, or stopping for good. `open({viewOnly, consoleType, connected})` (from the
+ * server's answer; consoleType null when it did not say) starts one connection and
  * resolves with `{code, reason, connected, failure}` when it ends (calling `connected()` once the
  * session is up); `render(view)` shows `{phase, message, seconds}` where phase is one of
  * `connecting`, `connected`, `waiting` (an automatic retry in `seconds`), `stopped` (Reconnect
@@ -162,6 +163,7 @@ export class ConsoleSession {
         let upSince = null;
         const closed = await this.open({
             viewOnly: answer.view_only === true,
+            consoleType: answer.console_type ?? null,
             connected: () => {
                 upSince = Date.now();
                 this.render({ phase: 'connected' });

@@ -17,7 +17,7 @@ test('page-only: each refusal reason from /console/check is shown; final ones ne
         const FINAL = { invalid: /not valid/, expired: /has expired/, revoked: /was revoked/, moved: /has moved/, missing: /no token/ };
         const RETRIED = { busy: /as many sessions/, unreachable: /cannot be reached/, unavailable: /cannot check console URLs/ };
         const stub = await startStub(res, {
-            check: (token) => ({
+            check: (token) => (token === 'serial' ? { ok: true, reason: 'ok', final: false, console_type: 'serial', view_only: false } : {
                 ok: false, reason: token, final: token in FINAL,
                 message: token === 'quarantined' ? 'The machine is quarantined by its owner.' : `server words for ${token}`,
             }),
@@ -25,7 +25,7 @@ test('page-only: each refusal reason from /console/check is shown; final ones ne
         });
         const browser = await launchBrowser(res);
         const pages = {};
-        for (const reason of [...Object.keys(FINAL), ...Object.keys(RETRIED), 'origin', 'quarantined']) {
+        for (const reason of [...Object.keys(FINAL), ...Object.keys(RETRIED), 'origin', 'quarantined', 'serial']) {
             const state = reason in RETRIED ? 'reconnecting' : 'disconnected';
             pages[reason] = await openConsole(browser, stub.url(reason), state);
         }
@@ -49,10 +49,13 @@ test('page-only: each refusal reason from /console/check is shown; final ones ne
         await screenshot(pages.origin, 'status-check-origin');
         // A reason the page does not know: the server's own words.
         assert.equal(await text(pages.quarantined, '#notice-text'), 'The machine is quarantined by its owner.');
+        // A serial console's URL opened on the screen page: said so, not tried.
+        assert.match(await text(pages.serial, '#notice-text'), /for a serial console/);
+        assert.match(await text(pages.serial, '#notice-action'), /serial\.html/);
 
         await sleep(3500);
         const count = (list, token) => list.filter((c) => c.token === token).length;
-        for (const reason of [...Object.keys(FINAL), 'origin', 'quarantined']) {
+        for (const reason of [...Object.keys(FINAL), 'origin', 'quarantined', 'serial']) {
             assert.equal(count(stub.checks, reason), 1, `${reason}: asked once`);
         }
         for (const reason of Object.keys(RETRIED)) assert.ok(count(stub.checks, reason) >= 3, `${reason}: asked again with backoff`);
