@@ -16,7 +16,7 @@ export const STABLE_MS = 10000;
 // server's own message. What to do about it (retry, button, new URL) is added by the page.
 const REASON_TEXT = {
     missing: 'This console URL has no token in it.',
-    invalid: 'This console URL is not valid: it may be cut short, mistyped, or from another console server.',
+    invalid: 'This console URL is not valid: it may have expired, been cut short or mistyped, or come from another console server.',
     expired: 'This console URL has expired.',
     revoked: 'This console URL was revoked.',
     moved: 'The machine\'s console has moved (the machine was restarted or migrated), so this URL no longer reaches it.',
@@ -25,12 +25,15 @@ const REASON_TEXT = {
     busy: 'The console server has as many sessions open as it allows.',
     unreachable: 'The machine\'s screen cannot be reached: the machine may be stopped, starting, or moving.',
     unavailable: 'The console server cannot check console URLs right now.',
+    'shutting-down': 'The console server is restarting.',
     offline: 'The console server cannot be reached.',
     throttled: 'Too many attempts in a short time.',
 };
 
 // What each reason leads to when the server does not say `final`.
-const REASON_NEXT = { busy: 'retry', unreachable: 'retry', unavailable: 'retry', offline: 'retry', throttled: 'retry', missing: 'final' };
+const REASON_NEXT = {
+    busy: 'retry', unreachable: 'retry', unavailable: 'retry', 'shutting-down': 'retry', offline: 'retry', throttled: 'retry', missing: 'final',
+};
 
 /**
  * Asks the server about `token`. Resolves to the contract's answer

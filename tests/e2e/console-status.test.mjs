@@ -1,12 +1,12 @@
 // What the console page says and does when a console cannot be used or ends: refusal reasons from
 // POST /console/check, close codes and reasons, automatic reconnects with backoff, the Reconnect
 // button, "ask for a new console URL", and the page's fallback for a server without the check.
-// Most tests here are PAGE-ONLY (stub.mjs answers for the proxy); the last one restarts a real
-// porthole under a connected page.
+// The tests marked page-only use stub.mjs in place of the proxy; the others run the real porthole.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
-import { Resources, clickFramebuffer, consoleUrl, keyRecorder, launchBrowser, openConsole, restartPorthole, screenshot,
-    sleep, startPorthole, startXvnc, waitFor } from './lib.mjs';
+import { Resources, clickFramebuffer, consoleUrl, keyRecorder, launchBrowser, openConsole, portholeBin, restartPorthole,
+    screenshot, sleep, startPorthole, startXvnc, waitFor } from './lib.mjs';
 import { startStub } from './stub.mjs';
 
 const text = async (page, sel) => (await page.textContent(sel)).trim();
@@ -120,9 +120,9 @@ test('page-only: close reasons are shown; final ones stop, others offer Reconnec
 });
 
 // A porthole serving an xterm, and the token of a console URL for it.
-async function realConsole(res, xvnc = {}) {
+async function realConsole(res, xvnc = {}, consoleauth = []) {
     const x = await startXvnc(res, xvnc);
-    const p = await startPorthole(res, { targets: [{ name: 'xterm', port: x.port }] });
+    const p = await startPorthole(res, { targets: [{ name: 'xterm', port: x.port }], consoleauth });
     const url = consoleUrl(p.config, 'xterm');
     return { x, p, url, token: new URL(url).searchParams.get('path').split('token=')[1] };
 }
@@ -185,6 +185,44 @@ test('reconnects by itself after the proxy restarts (real porthole)', { timeout:
         assert.equal(await page.isVisible('#notice'), false);
         await sleep(800);
         await screenshot(page, 'status-proxy-back');
+    } finally {
+        await res.close();
+    }
+});
+
+test('real porthole: an expired console URL says so before connecting, and a session outliving its token ends with "Token expired"', { timeout: 120000 }, async () => {
+    const res = new Resources();
+    try {
+        const { p } = await realConsole(res, {}, ['enforce_session_timeout = true']);
+        const mint = (ttl) => execFileSync(portholeBin, ['console', 'url', '-c', p.config, '--ttl', String(ttl), 'xterm'], { encoding: 'utf8' }).trim();
+        const browser = await launchBrowser(res);
+        const sockets = (page) => {
+            const opened = [];
+            page.on('websocket', (ws) => opened.push(ws.url()));
+            return opened;
+        };
+
+        const stale = mint(1);
+        await sleep(2000);
+        const page = await browser.newPage();
+        const opened = sockets(page);
+        await page.goto(stale);
+        await page.waitForSelector('body[data-state="disconnected"]', { state: 'attached' });
+        assert.match(await text(page, '#notice-text'), /has expired|not valid/);
+        assert.match(await text(page, '#notice-action'), /Ask for a new console URL/);
+        await screenshot(page, 'status-real-expired');
+
+        const live = await browser.newPage();
+        const liveOpened = sockets(live);
+        await live.goto(mint(6));
+        await live.waitForSelector('body[data-state="connected"]', { state: 'attached' });
+        await live.waitForSelector('body[data-state="disconnected"]', { state: 'attached', timeout: 20000 });
+        assert.equal(await text(live, '#notice-text'), 'Token expired.');
+        assert.equal(await live.isVisible('#reconnect'), false);
+        await screenshot(live, 'status-real-token-expired');
+        await sleep(3000);
+        assert.equal(opened.length, 0, 'an expired URL never opens a WebSocket');
+        assert.equal(liveOpened.length, 1, 'no reconnect after "Token expired"');
     } finally {
         await res.close();
     }

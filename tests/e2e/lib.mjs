@@ -143,24 +143,24 @@ export function keyRecorder(res) {
 // porthole serve with a config written to a temp dir (`extra`: more TOML lines at its end); resolves
 // when /healthz answers. The page is this checkout's web/ (or `webDir`) wherever the binary was built.
 // Retries when another process took the port.
-export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [], vnc = [], webDir } = {}) {
+export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [], vnc = [], consoleauth = [], webDir } = {}) {
     for (let attempt = 1; ; attempt++) {
         try {
-            return await startPortholeOnce(res, { targets, demo, nodes, extra, vnc, webDir });
+            return await startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consoleauth, webDir });
         } catch (e) {
             if (attempt >= 3 || !/Address already in use/.test(e.message)) throw e;
         }
     }
 }
 
-async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, webDir = path.join(repoRoot, 'web') }) {
+async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consoleauth, webDir = path.join(repoRoot, 'web') }) {
     const dir = tempDir(res, 'porthole-e2e-');
     const port = await freePort();
     const config = path.join(dir, 'porthole.toml');
     const lines = [
         '[proxy]', `listen = "127.0.0.1:${port}"`, `web_dir = "${webDir}"`,
         '[vnc]', `novncproxy_base_url = "http://127.0.0.1:${port}/vnc_lite.html"`, ...vnc,
-        '[consoleauth]', `store = "sqlite://${dir}/porthole.db"`,
+        '[consoleauth]', `store = "sqlite://${dir}/porthole.db"`, ...consoleauth,
     ];
     for (const t of targets) lines.push('[[targets]]', `name = "${t.name}"`, 'host = "127.0.0.1"', `port = ${t.port}`);
     for (const n of nodes) lines.push('[[nodes]]', `name = "${n.name}"`, `libvirt_uri = "${n.uri}"`, 'proxyclient_address = "127.0.0.1"');

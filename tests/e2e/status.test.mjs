@@ -9,7 +9,12 @@ test('what a check answer leads to', () => {
     assert.deepEqual(afterCheck({ ok: false, reason: 'unsupported' }), { next: 'connect' });
     for (const reason of ['invalid', 'expired', 'revoked', 'moved']) assert.equal(afterCheck({ ok: false, reason, final: true }).next, 'final');
     assert.equal(afterCheck({ ok: false, reason: 'missing', final: false }).next, 'final');
-    for (const reason of ['busy', 'unreachable', 'unavailable', 'offline', 'throttled']) assert.equal(afterCheck({ ok: false, reason, final: false }).next, 'retry');
+    for (const reason of ['busy', 'unreachable', 'unavailable', 'shutting-down', 'offline', 'throttled']) {
+        assert.equal(afterCheck({ ok: false, reason, final: false }).next, 'retry', reason);
+    }
+    // A reason the page has no words for (e.g. "malformed"): the server's message and a button.
+    assert.deepEqual(afterCheck({ ok: false, reason: 'malformed', final: false, message: 'Duplicate Host header' }),
+        { next: 'button', message: 'Duplicate Host header' });
     assert.equal(afterCheck({ ok: false, reason: 'origin', final: false }).next, 'button');
     assert.deepEqual(afterCheck({ ok: false, reason: 'new-thing', final: true, message: 'Because.' }), { next: 'final', message: 'Because.' });
     assert.match(afterCheck({ ok: false, reason: 'expired', final: true, message: 'x' }).message, /has expired/);
