@@ -18,6 +18,9 @@ export class ClipboardBridge {
     constructor({ text, send, pasteLocal, note, screen, rfb }) {
         Object.assign(this, { text, note, rfb });
         this.synced = null; // the last text both sides are known to hold: never echoed back
+        // What this computer's clipboard held when last read or written: only a change there (the
+        // user copied something here) is sent, never an older text over a newer one from the machine.
+        this.localSeen = null;
         send.addEventListener('click', () => this.toMachine(text.value, 'Sent to the machine.'));
         if (api()?.readText) {
             pasteLocal.hidden = false;
@@ -31,7 +34,7 @@ export class ClipboardBridge {
         this.text.value = value;
         this.synced = value;
         if (api()?.writeText && document.hasFocus()) {
-            api().writeText(value).then(() => this.say('Copied from the machine to this computer.'),
+            api().writeText(value).then(() => { this.localSeen = value; this.say('Copied from the machine to this computer.'); },
                 () => this.say('Copied from the machine (this browser keeps its clipboard to itself: copy it from here).'));
         }
     }
@@ -48,18 +51,21 @@ export class ClipboardBridge {
     async pasteLocal() {
         try {
             const value = await api().readText();
+            this.localSeen = value;
             this.toMachine(value, 'Pasted from this computer to the machine.');
         } catch {
             this.say('This browser did not let the page read its clipboard: paste into the box and press Send.');
         }
     }
 
-    /** Sends this computer's clipboard if it changed and reading it needs no prompt. */
+    /** Sends this computer's clipboard if it changed since last seen and reading it needs no prompt. */
     async syncFromLocal() {
         if (!this.rfb() || !(await readGranted())) return;
         try {
             const value = await api().readText();
-            if (value && value !== this.synced) this.toMachine(value, 'This computer\'s clipboard was sent to the machine.');
+            if (!value || value === this.localSeen) return;
+            this.localSeen = value;
+            if (value !== this.synced) this.toMachine(value, 'This computer\'s clipboard was sent to the machine.');
         } catch { /* no focus or not allowed any more: the buttons still work */ }
     }
 

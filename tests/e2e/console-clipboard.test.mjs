@@ -46,6 +46,20 @@ test('clipboard both ways between the page and the X selection', { timeout: 1200
         await page.click('#paste-local');
         await waitFor('the button\'s text in X', () => xclipOut(x.env) === 'pasted with the button');
         assert.equal(await page.inputValue('#clipboard'), 'pasted with the button');
+
+        // The machine's clipboard changes while this page has no focus (so nothing is written to
+        // this computer's clipboard); focusing the screen again must not send the older local text
+        // back over it.
+        await page.evaluate(() => { document.hasFocus = () => false; });
+        const newer = start('sh', ['-c', 'printf %s "newer on the machine" | xclip -quiet -i -selection clipboard'], { env: x.env });
+        res.add(() => newer.stop());
+        await waitFor('the newer text in the panel', async () => await page.inputValue('#clipboard') === 'newer on the machine');
+        await page.evaluate(() => { delete document.hasFocus; });
+        await page.click('#clipboard-box summary');
+        await page.click('#clipboard-box summary');
+        await clickFramebuffer(page, 500, 500);
+        await sleep(1500);
+        assert.equal(xclipOut(x.env), 'newer on the machine');
     } finally {
         await res.close();
     }
