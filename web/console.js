@@ -75,8 +75,8 @@ function setViewOnly(on) {
     document.body.toggleAttribute('data-view-only', on);
     $('view-only').setAttribute('aria-pressed', String(on));
     if (document.body.dataset.state === 'connected') $('status').textContent = on ? 'Connected, view only' : 'Connected';
+    if (on) tools.extraKeys?.releaseHeld(); // while keys can still be sent
     if (rfb) rfb.viewOnly = on;
-    if (on) tools.extraKeys?.releaseHeld();
 }
 
 function wireControls() {
