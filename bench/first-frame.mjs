@@ -55,12 +55,16 @@ async function startWebsockify(res, vncPort) {
     return `http://127.0.0.1:${port}/vnc_lite.html?host=127.0.0.1&port=${port}&path=websockify`;
 }
 
+// The first frame, and when the last noVNC module arrived (what the page waits for before it can
+// open the WebSocket), both in ms since the navigation started.
 async function timeLoad(context, url) {
     const page = await context.newPage();
     await page.goto(url);
-    const ms = await page.waitForFunction(() => window.__firstFrame, null, { timeout: 20000, polling: 50 }).then((h) => h.jsonValue());
+    const frame = await page.waitForFunction(() => window.__firstFrame, null, { timeout: 20000, polling: 50 }).then((h) => h.jsonValue());
+    const modules = await page.evaluate(() => Math.max(...performance.getEntriesByType('resource')
+        .filter((e) => /\/core\/|\/vendor\//.test(e.name)).map((e) => e.responseEnd)));
     await page.close();
-    return ms;
+    return { frame, modules };
 }
 
 async function oneRun(browser, url) {
@@ -89,20 +93,25 @@ async function main() {
         const lite = await startWebsockify(res, x.port);
         const browser = await launchBrowser(res);
         const pages = { porthole: () => consoleUrl(p.config, 'xterm'), 'vnc_lite.html + websockify': () => lite };
-        const times = Object.fromEntries(Object.keys(pages).map((k) => [k, { cold: [], warm: [] }]));
+        const times = Object.fromEntries(Object.keys(pages).map((k) => [k, { cold: [], warm: [], coldModules: [], warmModules: [] }]));
         await oneRun(browser, pages.porthole); // one untimed run each: the first Chromium start-up costs
         await oneRun(browser, pages['vnc_lite.html + websockify']);
         for (let i = 0; i < runs; i++) {
             for (const [name, url] of Object.entries(pages)) { // interleaved, so that drift hits both alike
                 const t = await oneRun(browser, url);
-                times[name].cold.push(t.cold);
-                if (warm) times[name].warm.push(t.warm);
+                times[name].cold.push(t.cold.frame);
+                times[name].coldModules.push(t.cold.modules);
+                if (warm) {
+                    times[name].warm.push(t.warm.frame);
+                    times[name].warmModules.push(t.warm.modules);
+                }
             }
         }
-        const rows = ['| page | cold: median (min–max) ms |' + (warm ? ' warm: median (min–max) ms |' : ''), '|---|---|' + (warm ? '---|' : '')];
+        const head = (w) => ` ${w}: first frame, median (min–max) ms | ${w}: noVNC loaded, median ms |`;
+        const rows = ['| page |' + head('cold') + (warm ? head('warm') : ''), '|---|---|---|' + (warm ? '---|---|' : '')];
         for (const [name, t] of Object.entries(times)) {
             const cell = (xs) => `${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`;
-            rows.push(`| ${name} | ${cell(t.cold)} |` + (warm ? ` ${cell(t.warm)} |` : ''));
+            rows.push(`| ${name} | ${cell(t.cold)} | ${fmt(median(t.coldModules))} |` + (warm ? ` ${cell(t.warm)} | ${fmt(median(t.warmModules))} |` : ''));
         }
         console.log(`Time to the first frame drawn, ${runs} runs each (node bench/first-frame.mjs ${process.argv.slice(2).join(' ')}; ${path.basename(portholeBin)} = ${portholeBin}):\n`);
         console.log(rows.join('\n'));
