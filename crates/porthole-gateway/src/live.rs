@@ -34,6 +34,8 @@ pub enum Policy {
     Idle,
     /// The proxy is shutting down.
     Shutdown,
+    /// Another session took the serial console over (libvirt's force).
+    TakenOver,
 }
 
 /// Bytes relayed by one session, updated by its relay.

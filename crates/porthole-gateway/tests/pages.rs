@@ -10,7 +10,9 @@ use porthole_gateway::Settings;
 fn web_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("console.html"), "<!doctype html><title>page</title>").unwrap();
-    std::fs::write(dir.path().join("console.js"), "export {};").unwrap();
+    for module in ["console.js", "status.js", "keys.js", "clipboard.js"] {
+        std::fs::write(dir.path().join(module), "export {};").unwrap();
+    }
     std::fs::write(dir.path().join("console.css"), "body{}").unwrap();
     std::fs::write(dir.path().join("package.json"), "{}").unwrap();
     let core = dir.path().join("node_modules/@novnc/novnc/core");
@@ -47,7 +49,14 @@ async fn page_aliases_serve_the_console_page() {
 async fn assets_have_their_content_types() {
     let dir = web_dir();
     let gw = start(&[], Settings { web_dir: dir.path().to_owned(), ..Settings::default() }).await;
-    for (path, ctype) in [("/console.js", "text/javascript"), ("/console.css", "text/css"), ("/novnc/core/rfb.js", "text/javascript")] {
+    for (path, ctype) in [
+        ("/console.js", "text/javascript"),
+        ("/status.js", "text/javascript"),
+        ("/keys.js", "text/javascript"),
+        ("/clipboard.js", "text/javascript"),
+        ("/console.css", "text/css"),
+        ("/novnc/core/rfb.js", "text/javascript"),
+    ] {
         let (code, text) = http_raw(gw.addr, &get(path)).await;
         assert_eq!(code, 200, "{path}");
         assert_eq!(header(&text, "content-type"), Some(ctype), "{path}");

@@ -14,6 +14,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// URL names that all show the console page (Nova's and our own).
 pub(super) const PAGE_ALIASES: [&str; 4] = ["/", "/vnc_lite.html", "/vnc_auto.html", "/console.html"];
 
+/// The page's own files besides the HTML, each served at `/<name>` (nothing else of `web_dir` is).
+const ASSETS: [&str; 6] = ["console.js", "console.css", "favicon.svg", "status.js", "keys.js", "clipboard.js"];
+
 /// Routes for the pages, every answer marked `Cache-Control: no-cache`.
 pub(crate) fn routes(settings: &Settings) -> Router<AppState> {
     let router = match &settings.web_root {
@@ -44,7 +47,7 @@ fn own_page(settings: &Settings) -> Router<AppState> {
     for alias in PAGE_ALIASES {
         router = router.route_service(alias, page.clone());
     }
-    for asset in ["console.js", "console.css", "favicon.svg"] {
+    for asset in ASSETS {
         router = router.route_service(&format!("/{asset}"), ServeFile::new(dir.join(asset)));
     }
     let novnc = ServeDir::new(dir.join("node_modules/@novnc/novnc")).append_index_html_on_directories(false);

@@ -44,6 +44,7 @@ fn policy_frame(p: Policy) -> (u16, Cow<'static, str>) {
         Policy::InstanceStopped => "Instance stopped",
         Policy::Expired => "Token expired",
         Policy::Idle => "Idle timeout",
+        Policy::TakenOver => "Serial console taken over by another session",
         Policy::Shutdown => return (close_code::GOING_AWAY, "Going away".into()),
     };
     (close_code::POLICY, reason.into())

@@ -12,7 +12,7 @@ use crate::relay::{Limits, Relay};
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::upstream;
-use porthole_tokens::ConnectInfo;
+use porthole_tokens::{ConnectInfo, ConsoleType};
 use porthole_ws::{Transport, WsConn};
 use std::future::poll_fn;
 use std::sync::atomic::Ordering;
@@ -84,11 +84,12 @@ async fn lifecycle<B: Transport>(mut ws: WsConn<B>, admitted: Admitted, state: A
             let limits = Limits {
                 idle: settings.idle_timeout,
                 stall: settings.stall_timeout,
-                // In relay mode nothing has come from the server yet; the security proxy already heard it.
-                first_bytes: (!connected.secured).then_some(settings.security.timeout),
+                // In relay mode nothing has come from the VNC server yet (the security proxy already
+                // heard it); a serial console may well be silent.
+                first_bytes: (!connected.secured && info.console_type == ConsoleType::Novnc).then_some(settings.security.timeout),
             };
             let mut relay = Relay::new(ws, connected.vnc, limits, counters.clone());
-            if !connected.secured {
+            if !connected.secured && info.console_type == ConsoleType::Novnc {
                 relay = relay.sniff_offer();
             }
             if info.view_only {
@@ -112,7 +113,9 @@ async fn lifecycle<B: Transport>(mut ws: WsConn<B>, admitted: Admitted, state: A
             (relay.into_browser(), end)
         }
     };
-    if end.is_server_gone() {
+    if taken_over(&end) {
+        end = SessionEnd::policy(Policy::TakenOver);
+    } else if end.is_server_gone() {
         end = why_server_gone(&state, &info, &mut policies).await.unwrap_or(end);
     }
     close(&mut ws, &end).await;
@@ -129,6 +132,11 @@ async fn lifecycle<B: Transport>(mut ws: WsConn<B>, admitted: Admitted, state: A
         tracing::Level::WARN => ended!(tracing::Level::WARN),
         _ => ended!(tracing::Level::INFO),
     }
+}
+
+/// Whether a serial console ended because another session took it over.
+fn taken_over(end: &SessionEnd) -> bool {
+    matches!(&end.kind, EndKind::Failed(e) if matches!(porthole_compute::ConsoleError::from_io(e), Some(porthole_compute::ConsoleError::TakenOver)))
 }
 
 /// When the token expires, if the session must end then.
