@@ -113,24 +113,24 @@ export async function startXvnc(res) {
 }
 
 // porthole serve with a config written to a temp dir (`extra`: more TOML lines at its end); resolves
-// when /healthz answers. The page is this checkout's web/ (or `webDir`) wherever the binary was built.
+// when /healthz answers. The pages are the ones built into the binary (or `webRoot`, served as is).
 // Retries when another process took the port.
-export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [], vnc = [], webDir } = {}) {
+export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [], vnc = [], webRoot } = {}) {
     for (let attempt = 1; ; attempt++) {
         try {
-            return await startPortholeOnce(res, { targets, demo, nodes, extra, vnc, webDir });
+            return await startPortholeOnce(res, { targets, demo, nodes, extra, vnc, webRoot });
         } catch (e) {
             if (attempt >= 3 || !/Address already in use/.test(e.message)) throw e;
         }
     }
 }
 
-async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, webDir = path.join(repoRoot, 'web') }) {
+async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, webRoot }) {
     const dir = tempDir(res, 'porthole-e2e-');
     const port = await freePort();
     const config = path.join(dir, 'porthole.toml');
     const lines = [
-        '[proxy]', `listen = "127.0.0.1:${port}"`, `web_dir = "${webDir}"`,
+        '[proxy]', `listen = "127.0.0.1:${port}"`, ...(webRoot ? [`web_root = "${webRoot}"`] : []),
         '[vnc]', `novncproxy_base_url = "http://127.0.0.1:${port}/vnc_lite.html"`, ...vnc,
         '[consoleauth]', `store = "sqlite://${dir}/porthole.db"`,
     ];

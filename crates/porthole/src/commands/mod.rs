@@ -4,6 +4,7 @@ mod audit;
 mod instances;
 
 use crate::cli::{Command, ConfigArg, ConsoleCommand};
+use crate::config::store_path::DefaultStore;
 use crate::config::Config;
 use anyhow::Context as _;
 use porthole_compute::{Compute, Endpoint, StaticTargets};
@@ -12,7 +13,6 @@ use porthole_gateway::{AppState, Settings};
 use porthole_tokens::auth::{ConsoleTarget, DEFAULT_PURGE_INTERVAL};
 use porthole_tokens::{open_store, Clock, ConsoleAuth, ConsoleType, TokenEndpoint};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +62,9 @@ fn compute(config: &Config) -> Compute {
 }
 
 async fn open_auth(config: &Config) -> anyhow::Result<ConsoleAuth> {
+    if let Some(default) = DefaultStore::for_this_user().filter(|d| d.url() == config.consoleauth.store) {
+        default.create_dir().with_context(|| format!("creating the token store's directory {}", default.dir.display()))?;
+    }
     let store = open_store(&config.consoleauth.store, &config.consoleauth.store_options()).await.context("[consoleauth] store")?;
     Ok(ConsoleAuth::new(store, Clock::System))
 }
@@ -160,9 +163,12 @@ async fn end_consoles_of_gone_domains(
 }
 
 fn settings(config: &Config) -> anyhow::Result<Settings> {
-    let web_dir = config.proxy.web_dir.clone().unwrap_or_else(default_web_dir);
-    if config.proxy.web_root.is_none() && !web_dir.join("node_modules/@novnc/novnc/core/rfb.js").is_file() {
-        warn!(dir = %web_dir.display(), "noVNC is not installed for the console page: run `npm ci --prefix web`");
+    let missing = porthole_gateway::web::missing();
+    if config.proxy.web_root.is_none() && !missing.is_empty() {
+        tracing::error!(
+            missing = missing.join(", "),
+            "this binary was built without the console pages' npm packages: pages answer 500; run `npm ci --prefix web` in the source tree and build again"
+        );
     }
     let p = &config.proxy;
     let v = &config.vnc;
@@ -181,7 +187,6 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
         porthole_gateway::settings::SecuritySettings { schemes: v.schemes(), tls, timeout: Duration::from_secs(p.handshake_timeout) };
     Ok(Settings {
         allowed_origins: p.allowed_origins.clone(),
-        web_dir,
         web_root: p.web_root.clone(),
         frame_ancestors: p.frame_ancestors.clone(),
         connect_timeout: Duration::from_secs(p.connect_timeout),
@@ -196,15 +201,6 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
         token_ttl: Duration::from_secs(config.consoleauth.token_ttl),
         security,
     })
-}
-
-/// `web/` of the source tree this binary was built from, else `./web`.
-fn default_web_dir() -> PathBuf {
-    let built = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web"));
-    if built.join("console.html").is_file() {
-        return built.canonicalize().unwrap_or(built);
-    }
-    PathBuf::from("web")
 }
 
 async fn shutdown_signal() {
