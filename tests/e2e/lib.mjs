@@ -113,25 +113,26 @@ export async function startXvnc(res) {
 }
 
 // porthole serve with a config written to a temp dir (`extra`: more TOML lines at its end); resolves
-// when /healthz answers. The pages are the ones built into the binary (or `webRoot`, served as is).
+// when /healthz answers. The pages are the ones built into the binary (or `webRoot`, served as is);
+// `baseUrl` is the console URL base (default: this listener's vnc_lite.html).
 // Retries when another process took the port.
-export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [], vnc = [], webRoot } = {}) {
+export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [], vnc = [], webRoot, baseUrl } = {}) {
     for (let attempt = 1; ; attempt++) {
         try {
-            return await startPortholeOnce(res, { targets, demo, nodes, extra, vnc, webRoot });
+            return await startPortholeOnce(res, { targets, demo, nodes, extra, vnc, webRoot, baseUrl });
         } catch (e) {
             if (attempt >= 3 || !/Address already in use/.test(e.message)) throw e;
         }
     }
 }
 
-async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, webRoot }) {
+async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, webRoot, baseUrl }) {
     const dir = tempDir(res, 'porthole-e2e-');
     const port = await freePort();
     const config = path.join(dir, 'porthole.toml');
     const lines = [
         '[proxy]', `listen = "127.0.0.1:${port}"`, ...(webRoot ? [`web_root = "${webRoot}"`] : []),
-        '[vnc]', `novncproxy_base_url = "http://127.0.0.1:${port}/vnc_lite.html"`, ...vnc,
+        '[vnc]', `novncproxy_base_url = "${baseUrl || `http://127.0.0.1:${port}/vnc_lite.html`}"`, ...vnc,
         '[consoleauth]', `store = "sqlite://${dir}/porthole.db"`,
     ];
     for (const t of targets) lines.push('[[targets]]', `name = "${t.name}"`, 'host = "127.0.0.1"', `port = ${t.port}`);
@@ -155,11 +156,13 @@ export function consoleUrl(config, instance) {
     return execFileSync(portholeBin, ['console', 'url', '-c', config, instance], { encoding: 'utf8' }).trim();
 }
 
-export async function launchBrowser(res) {
+// Headless Chromium; `args` are added to the usual flags, `env` replaces its environment.
+export async function launchBrowser(res, { args = [], env } = {}) {
     const browser = await chromium.launch({
         executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
         args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+            '--disable-background-networking', '--disable-component-update', '--disable-sync', ...args],
+        ...(env ? { env } : {}),
     });
     res.add(() => browser.close());
     return browser;

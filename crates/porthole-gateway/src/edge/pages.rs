@@ -84,7 +84,7 @@ fn incomplete_build(missing: &[&str]) -> Option<Response> {
         "<!doctype html><meta charset=\"utf-8\"><title>Porthole: console page incomplete</title>\
          <h1>This Porthole binary was built without its console page's JavaScript packages</h1>\
          <p>Missing: {}. Build it again after <code>npm ci --prefix web</code> in the source tree \
-         (see the README, \"Build\"), or set <code>[proxy] web_root</code> to a noVNC directory.</p>\n",
+         (see the README, \"Build and install\"), or set <code>[proxy] web_root</code> to a noVNC directory.</p>\n",
         missing.join(", ")
     );
     let html = HeaderValue::from_static("text/html; charset=utf-8");

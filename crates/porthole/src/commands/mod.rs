@@ -131,7 +131,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let state = AppState::new(settings, auth.clone(), Arc::new(inventory));
     tokio::spawn(end_consoles_of_gone_domains(state.clone(), gone_rx));
     tokio::spawn(auth.clone().run_purger(DEFAULT_PURGE_INTERVAL));
-    info!(listen = %bound, nodes = config.nodes.len(), targets = config.targets.len(), "porthole is serving consoles");
+    let store = porthole_tokens::store::redact(&config.consoleauth.store);
+    info!(listen = %bound, nodes = config.nodes.len(), targets = config.targets.len(), %store, "porthole is serving consoles");
     if let Some(d) = &demo_server {
         let target = ConsoleTarget {
             instance_uuid: porthole_gateway::inventory::target_uuid("demo"),
