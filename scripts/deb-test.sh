@@ -85,9 +85,10 @@ PORTHOLE_BIN=/usr/bin/porthole node --test --test-concurrency=1 tests/e2e/deb-pa
 
 echo "deb-test: systemd-analyze verify"
 unit=$(dpkg -L porthole | grep '/systemd/system/porthole\.service$')
-systemd-analyze verify "$unit" 2>&1 | tee "$work/verify.log"
-if grep -v -e 'Cannot add dependency job' -e 'Failed to .* libvirtd\.service' "$work/verify.log" | grep -q .; then
-    fail "systemd-analyze verify complained about $unit"
+# Clean means exit 0 and not a word (unknown keys, for one, are only warned about).
+if ! systemd-analyze verify "$unit" >"$work/verify.log" 2>&1 || [ -s "$work/verify.log" ]; then
+    cat "$work/verify.log" >&2
+    fail "systemd-analyze verify found problems in $unit"
 fi
 
 echo "deb-test: dpkg --purge"

@@ -64,14 +64,16 @@ async fn embedded(method: Method, uri: Uri, headers: HeaderMap) -> Response {
         }
     }
     let etag = HeaderValue::from_str(&file.etag).unwrap_or(HeaderValue::from_static("\"\""));
-    if headers
-        .get_all(IF_NONE_MATCH)
-        .iter()
-        .any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim() == file.etag || t.trim() == "*")))
-    {
+    if etag_matches(&headers, &file.etag) {
         return (StatusCode::NOT_MODIFIED, [(ETAG, etag)]).into_response();
     }
     ([(CONTENT_TYPE, HeaderValue::from_static(file.content_type)), (ETAG, etag)], file.data).into_response()
+}
+
+/// Whether an `If-None-Match` header names `etag` (or is `*`).
+fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
+    let listed = |v: &HeaderValue| v.to_str().is_ok_and(|v| v.split(',').map(str::trim).any(|t| t == etag || t == "*"));
+    headers.get_all(IF_NONE_MATCH).iter().any(listed)
 }
 
 /// A page cannot work without the npm packages it loads: when the binary was built without them,
