@@ -45,7 +45,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "deb-test: cargo deb -p porthole"
-cargo deb -p porthole --output "$work/porthole.deb" >"$work/build.log" 2>&1 || { cat "$work/build.log"; fail "cargo deb failed"; }
+# --fast: lighter compression, the same package otherwise (a minute less here).
+cargo deb -p porthole --fast --output "$work/porthole.deb" >"$work/build.log" 2>&1 || { cat "$work/build.log"; fail "cargo deb failed"; }
 deb="$work/porthole.deb"
 
 # What the package holds.
