@@ -144,22 +144,22 @@ export function keyRecorder(res) {
 // when /healthz answers. The pages are the ones built into the binary (or `webRoot`, served as is);
 // `baseUrl` is the console URL base (default: this listener's vnc_lite.html).
 // Retries when another process took the port.
-export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [], vnc = [], consoleauth = [], webRoot, baseUrl } = {}) {
+export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [], vnc = [], consoleauth = [], proxy = [], webRoot, baseUrl } = {}) {
     for (let attempt = 1; ; attempt++) {
         try {
-            return await startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consoleauth, webRoot, baseUrl });
+            return await startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consoleauth, proxy, webRoot, baseUrl });
         } catch (e) {
             if (attempt >= 3 || !/Address already in use/.test(e.message)) throw e;
         }
     }
 }
 
-async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consoleauth, webRoot, baseUrl }) {
+async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consoleauth, proxy, webRoot, baseUrl }) {
     const dir = tempDir(res, 'porthole-e2e-');
     const port = await freePort();
     const config = path.join(dir, 'porthole.toml');
     const lines = [
-        '[proxy]', `listen = "127.0.0.1:${port}"`, ...(webRoot ? [`web_root = "${webRoot}"`] : []),
+        '[proxy]', `listen = "127.0.0.1:${port}"`, ...(webRoot ? [`web_root = "${webRoot}"`] : []), ...proxy,
         '[vnc]', `novncproxy_base_url = "${baseUrl || `http://127.0.0.1:${port}/vnc_lite.html`}"`, ...vnc,
         '[consoleauth]', `store = "sqlite://${dir}/porthole.db"`, ...consoleauth,
     ];
