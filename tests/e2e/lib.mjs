@@ -142,7 +142,7 @@ export function keyRecorder(res) {
 
 // porthole serve with a config written to a temp dir (`extra`: more TOML lines at its end); resolves
 // when /healthz answers. The pages are the ones built into the binary (or `webRoot`, served as is);
-// `baseUrl` is the console URL base (default: this listener's vnc_lite.html).
+// `baseUrl` is the console URL base, or a function of the port (default: this listener's vnc_lite.html).
 // Retries when another process took the port.
 export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [], vnc = [], consoleauth = [], proxy = [], webRoot, baseUrl } = {}) {
     for (let attempt = 1; ; attempt++) {
@@ -160,7 +160,7 @@ async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consol
     const config = path.join(dir, 'porthole.toml');
     const lines = [
         '[proxy]', `listen = "127.0.0.1:${port}"`, ...(webRoot ? [`web_root = "${webRoot}"`] : []), ...proxy,
-        '[vnc]', `novncproxy_base_url = "${baseUrl || `http://127.0.0.1:${port}/vnc_lite.html`}"`, ...vnc,
+        '[vnc]', `novncproxy_base_url = "${(typeof baseUrl === 'function' ? baseUrl(port) : baseUrl) || `http://127.0.0.1:${port}/vnc_lite.html`}"`, ...vnc,
         '[consoleauth]', `store = "sqlite://${dir}/porthole.db"`, ...consoleauth,
     ];
     for (const t of targets) lines.push('[[targets]]', `name = "${t.name}"`, 'host = "127.0.0.1"', `port = ${t.port}`);
@@ -174,8 +174,9 @@ async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consol
         if (proc.child.exitCode !== null) {
             throw Object.assign(new Error(`porthole exited: ${proc.out.stderr.trim()}`), { fatal: true });
         }
+        // Any answer means it listens (a TLS-only porthole answers plain http with 400).
         const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-        return r.ok;
+        return r.ok || r.status === 400;
     });
     return { port, config, proc, base: `http://127.0.0.1:${port}` };
 }

@@ -12,30 +12,11 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
+import { browserTrusting, issue, makeCa } from './pki.mjs';
 import { Resources, distinctColours, freePort, launchBrowser, openConsole, repoRoot, screenshot, sleep, snapshot,
     start, startPorthole, tempDir, waitFor } from './lib.mjs';
 
 const HOST = 'console.porthole.test';
-
-function openssl(dir, ...args) {
-    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-// A CA and a server certificate it signs for `name` (X.509 v3, EC P-256), as `prefix`.pem/.key.
-function issue(dir, ca, prefix, name) {
-    openssl(dir, 'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${prefix}.key`,
-        '-out', `${prefix}.csr`, '-subj', `/CN=${name}`);
-    writeFileSync(path.join(dir, `${prefix}.ext`), 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n' +
-        `extendedKeyUsage=serverAuth\nsubjectAltName=DNS:${name}\n`);
-    openssl(dir, 'x509', '-req', '-in', `${prefix}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial',
-        '-days', '2', '-extfile', `${prefix}.ext`, '-out', `${prefix}.pem`);
-}
-
-function makeCa(dir, name, cn) {
-    openssl(dir, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`,
-        '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${cn}`,
-        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-}
 
 // The README's nginx configuration for Porthole, with this test's ports, names and files.
 function readmeNginxConfig({ port, upstream, dir }) {
@@ -120,16 +101,7 @@ test('behind nginx terminating TLS: the console opens over https and wss, foreig
         assert.ok(url.startsWith(`https://${HOST}:${port}/vnc_lite.html?path=%3Ftoken%3D`), url);
         const token = url.split('%3D').pop();
 
-        // A browser whose only extra trust is the test CA, in a throwaway NSS database in its HOME.
-        const home = path.join(dir, 'home');
-        const nssdb = path.join(home, '.pki', 'nssdb');
-        mkdirSync(nssdb, { recursive: true });
-        execFileSync('certutil', ['-N', '-d', `sql:${nssdb}`, '--empty-password']);
-        execFileSync('certutil', ['-A', '-d', `sql:${nssdb}`, '-t', 'C,,', '-n', 'porthole-test-ca', '-i', path.join(dir, 'ca.pem')]);
-        const browser = await launchBrowser(res, {
-            args: [`--host-resolver-rules=MAP ${HOST} 127.0.0.1, MAP other.porthole.test 127.0.0.1`],
-            env: { ...process.env, HOME: home },
-        });
+        const browser = await browserTrusting(res, dir, 'ca.pem', [HOST, 'other.porthole.test']);
 
         const page = await openConsole(browser, url);
         assert.equal(await page.evaluate(() => window.location.protocol), 'https:');
