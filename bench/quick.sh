@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Quick side-by-side: direct TCP, websockify and Porthole in front of the same fake VNC server
+# Quick side-by-side: direct TCP, a bare TCP relay (the floor: tokio copy_bidirectional, 256 KiB
+# buffers), websockify and Porthole in front of the same fake VNC server
 # (1920x1080 raw updates). Prints throughput, 1x1 round trips and each proxy's CPU seconds per GB;
 # porthole+sp is Porthole with the RFB security proxy on, in front of a second fake server that
 # requires a VNC password: Porthole answers its challenge, the client sees security None.
@@ -8,6 +9,7 @@
 # Usage: bench/quick.sh [FRAMES] [PINGS]. Needs websockify (Debian package) on PATH.
 # BENCH_CRATES=1 adds two bare relays built the same way on tokio-tungstenite and on fastwebsockets
 # (bench/ws-crates), to compare WebSocket crates under the same client and server.
+# BENCH_PORTHOLE=PATH runs another porthole binary (an earlier build, for before/after comparisons).
 # BENCH_BIG=N also holds N idle sessions (default 9950: a proxied session holds two sockets, and
 # the hard limit on open files is 20,000 per process on the development machine).
 set -euo pipefail
@@ -33,6 +35,10 @@ vnc=$(cat "$work/vnc.port")
 while [ ! -s "$work/vncpw.port" ]; do sleep 0.1; done
 vncpw=$(cat "$work/vncpw.port")
 
+# The floor: a bare TCP relay, the least any proxy between the same client and server costs.
+fport=$(free_port)
+"$target/release/examples/tcp_relay" 127.0.0.1:"$fport" 127.0.0.1:"$vnc" & fpid=$!; pids+=($fpid)
+
 wsport=$(free_port)
 websockify 127.0.0.1:"$wsport" 127.0.0.1:"$vnc" > "$work/websockify.log" 2>&1 & wspid=$!; pids+=($wspid)
 
@@ -48,16 +54,17 @@ name = "bench"
 host = "127.0.0.1"
 port = $vnc
 TOML
-RUST_LOG=warn "$target/release/porthole" serve -c "$work/p.toml" & ppid=$!; pids+=($ppid)
+porthole=${BENCH_PORTHOLE:-$target/release/porthole}
+RUST_LOG=warn "$porthole" serve -c "$work/p.toml" & ppid=$!; pids+=($ppid)
 # The same with the RFB security proxy on, toward the password-protected server.
 sport=$(free_port)
 sed -e "s/127.0.0.1:$pport/127.0.0.1:$sport/" -e "s|$work/p.db|$work/s.db|" -e "s/^port = $vnc\$/port = $vncpw\npassword = \"bench-secret\"/" \
     "$work/p.toml" > "$work/s.toml"
 printf '[vnc]\nauth_schemes = ["vnc", "none"]\n' >> "$work/s.toml"
-RUST_LOG=warn "$target/release/porthole" serve -c "$work/s.toml" & spid=$!; pids+=($spid)
-for p in $wsport $pport $sport; do until (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; do sleep 0.1; done; done
-token=$("$target/release/porthole" console url -c "$work/p.toml" bench | sed 's/.*%3Ftoken%3D//')
-stoken=$("$target/release/porthole" console url -c "$work/s.toml" bench | sed 's/.*%3Ftoken%3D//')
+RUST_LOG=warn "$porthole" serve -c "$work/s.toml" & spid=$!; pids+=($spid)
+for p in $fport $wsport $pport $sport; do until (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; do sleep 0.1; done; done
+token=$("$porthole" console url -c "$work/p.toml" bench | sed 's/.*%3Ftoken%3D//')
+stoken=$("$porthole" console url -c "$work/s.toml" bench | sed 's/.*%3Ftoken%3D//')
 
 hz=$(getconf CLK_TCK)
 run() { # name url pid
@@ -74,6 +81,7 @@ run() { # name url pid
 }
 echo "frames=$frames (1920x1080x32bpp raw) pings=$pings (1x1 updates)"
 run direct "tcp://127.0.0.1:$vnc" ""
+run floor "tcp://127.0.0.1:$fport" "$fpid"
 run websockify "ws://127.0.0.1:$wsport/" "$wspid"
 run porthole "ws://127.0.0.1:$pport/?token=$token" "$ppid"
 run porthole+sp "ws://127.0.0.1:$sport/?token=$stoken" "$spid"

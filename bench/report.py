@@ -83,12 +83,15 @@ def target(label, value, goal, ok):
 tp, tw = median("throughput", "porthole", "mb_per_s"), median("throughput", "websockify", "mb_per_s")
 cp, cw = median("throughput", "porthole", "cpu_s_per_gb"), median("throughput", "websockify", "cpu_s_per_gb")
 lp, ld = median("throughput", "porthole", "rtt_p50_us"), median("throughput", "direct", "rtt_p50_us")
+cf = median("throughput", "floor", "cpu_s_per_gb")
 sp, sw = median("setup", "porthole", "per_s"), median("setup", "websockify", "per_s")
 kib, kib_big = median("idle", "porthole", "kib_per_session"), median("idle-big", "porthole", "kib_per_session")
 n_big, alive_big = median("idle-big", "porthole", "sessions"), median("idle-big", "porthole", "alive")
 if None not in (tp, tw, cp, cw, lp, ld, sp, sw, kib):
     target("throughput ≥ 1.5× websockify", f"{tp / tw:.2f}× ({tp:,.0f} vs {tw:,.0f} MB/s)", 1.5, tp >= 1.5 * tw)
     target("proxy CPU per GB ≤ ⅓ of websockify's", f"{cp / cw:.2f}× ({cp:.2f} vs {cw:.2f} s/GB)", 1 / 3, cp <= cw / 3)
+    if cf is not None:
+        target("proxy CPU per GB ≤ 1.15× the bare TCP relay's (issue 11)", f"{cp / cf:.2f}× ({cp:.2f} vs {cf:.2f} s/GB)", 1.15, cp <= 1.15 * cf)
     target("p50 latency added over direct TCP ≤ 30 µs", f"{lp - ld:.0f} µs ({lp:.0f} vs {ld:.0f})", 30, lp - ld <= 30)
     target("set-up rate ≥ 10× websockify's", f"{sp / sw:.1f}× ({sp:,.0f} vs {sw:,.0f} /s)", 10, sp >= 10 * sw)
     target("≤ 64 KiB per idle session (1,000)", f"{kib:.1f} KiB", 64, kib <= 64)
@@ -103,14 +106,16 @@ lines += [
     "| path | throughput MB/s | 1×1 round trip p50 µs | added over direct | p99 µs | proxy CPU s per GB |",
     "|---|---|---|---|---|---|",
 ]
-for name in ["direct", "websockify", "porthole", "porthole+sp", "tungstenite", "fastwebsockets"]:
+for name in ["direct", "floor", "websockify", "porthole", "porthole+sp", "tungstenite", "fastwebsockets"]:
     p50 = median("throughput", name, "rtt_p50_us")
     added = f"{p50 - ld:.0f} µs" if p50 is not None and ld is not None and name != "direct" else "–"
     lines.append(f"| {name} | {med('throughput', name, 'mb_per_s')} | {med('throughput', name, 'rtt_p50_us', '{:.0f}')} | {added} | "
                  f"{med('throughput', name, 'rtt_p99_us', '{:.0f}')} | {med('throughput', name, 'cpu_s_per_gb', '{:.2f}')} |")
-lines += ["", "`tungstenite` and `fastwebsockets` are the same bare relay (no token, no checks; bench/ws-crates) on",
+lines += ["", "`floor` is a bare TCP relay between the same client and server (tokio `copy_bidirectional`, 256 KiB",
+          "buffers; no WebSocket, no checks: crates/porthole-testkit/examples/tcp_relay.rs): what any proxy costs at least.",
+          "", "`tungstenite` and `fastwebsockets` are the same bare relay (no token, no checks; bench/ws-crates) on",
           "tokio-tungstenite 0.29 and on fastwebsockets 0.10 (vectored writes on): the WebSocket crate comparison.",
-          "Porthole itself uses neither on the relay path: its own framing (crates/porthole-gateway/src/ws/).",
+          "Porthole itself uses neither on the relay path: its own framing (crates/porthole-ws).",
           "", "## Connections and idle sessions", "",
           "| path | set-up per s | set-up p50 | p99 | KiB per idle session | sessions | alive |",
           "|---|---|---|---|---|---|---|"]
