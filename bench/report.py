@@ -131,6 +131,22 @@ lines += ["", "`porthole+sp` is Porthole with the RFB security proxy on (`auth_s
           "of the proxy and its children per idle session, every session answering a 1×1 update afterwards.",
           "10,000 sessions cannot be held here: a proxied session holds two sockets and the hard limit on open",
           "files is 20,000 per process, which root cannot raise in this sandbox (no CAP_SYS_RESOURCE).", ""]
+# Issue 15: the time from opening a console URL to the first frame drawn, in Chromium.
+if os.environ.get("BENCH_FIRST_FRAME", "1") == "1":
+    target_dir = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    env = dict(os.environ, PORTHOLE_BIN=os.path.join(target_dir, "release/porthole"))
+    ff = subprocess.run(["node", os.path.join(ROOT, "bench/first-frame.mjs"), "10", "--warm"], cwd=ROOT, capture_output=True,
+                        text=True, env=env)
+    print(ff.stdout + ff.stderr, file=sys.stderr)
+    table = [l for l in ff.stdout.splitlines() if l.startswith("|")]
+    lines += ["## First frame in Chromium", "",
+              "From opening a console URL to the first frame drawn (`node bench/first-frame.mjs 10 --warm`): Porthole's",
+              "page through `porthole serve` against noVNC's own `vnc_lite.html` behind websockify, the same Xvnc and",
+              "the same noVNC 1.7.0 core; 10 runs each, interleaved; cold = a new browser context (empty cache),",
+              "warm = a second load in the same context.", ""]
+    lines += table if table else [f"(first-frame.mjs did not run: {ff.stderr.strip()[-300:]})"]
+    lines += [""]
+
 notes = os.path.join(ROOT, "bench/NOTES.md")
 if os.path.exists(notes):
     lines += [open(notes).read()]
