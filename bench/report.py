@@ -1,7 +1,8 @@
 """Runs bench/quick.sh several times and writes docs/BENCHMARKS.md with the medians.
 
 Usage: python3 bench/report.py [RUNS] [FRAMES] [PINGS]   (defaults 5, 300, 3000)
-Runs quick.sh with BENCH_CRATES=1 (the WebSocket crate comparison rows) and BENCH_BIG (9950).
+Runs quick.sh with BENCH_CRATES=1 (the WebSocket crate comparison rows), BENCH_TLS=1 (TLS in Porthole and
+in nginx in front of it; BENCH_TLS=0 to skip) and BENCH_BIG (9950).
 """
 import os
 import platform
@@ -18,7 +19,7 @@ pings = sys.argv[3] if len(sys.argv) > 3 else "3000"
 
 rows = {}  # (section, name) -> {metric: [values]}
 for i in range(runs):
-    env = dict(os.environ, BENCH_CRATES="1")
+    env = dict(os.environ, BENCH_CRATES="1", BENCH_TLS=os.environ.get("BENCH_TLS", "1"))
     out = subprocess.run([os.path.join(ROOT, "bench/quick.sh"), frames, pings], cwd=ROOT, check=True,
                          capture_output=True, text=True, env=env).stdout
     print(out, file=sys.stderr)
@@ -106,13 +107,15 @@ lines += [
     "| path | throughput MB/s | 1×1 round trip p50 µs | added over direct | p99 µs | proxy CPU s per GB |",
     "|---|---|---|---|---|---|",
 ]
-for name in ["direct", "floor", "websockify", "porthole", "porthole+sp", "tungstenite", "fastwebsockets"]:
+for name in ["direct", "floor", "websockify", "porthole", "porthole+sp", "porthole-tls", "nginx-tls", "tungstenite", "fastwebsockets"]:
     p50 = median("throughput", name, "rtt_p50_us")
     added = f"{p50 - ld:.0f} µs" if p50 is not None and ld is not None and name != "direct" else "–"
     lines.append(f"| {name} | {med('throughput', name, 'mb_per_s')} | {med('throughput', name, 'rtt_p50_us', '{:.0f}')} | {added} | "
                  f"{med('throughput', name, 'rtt_p99_us', '{:.0f}')} | {med('throughput', name, 'cpu_s_per_gb', '{:.2f}')} |")
 lines += ["", "`floor` is a bare TCP relay between the same client and server (tokio `copy_bidirectional`, 256 KiB",
           "buffers; no WebSocket, no checks: crates/porthole-testkit/examples/tcp_relay.rs): what any proxy costs at least.",
+          "", "`porthole-tls` is Porthole terminating TLS itself (rustls, `cert`/`key` in `[proxy]`); `nginx-tls` is",
+          "nginx (Debian) terminating TLS in front of a plain Porthole, the CPU column counting both processes.",
           "", "`tungstenite` and `fastwebsockets` are the same bare relay (no token, no checks; bench/ws-crates) on",
           "tokio-tungstenite 0.29 and on fastwebsockets 0.10 (vectored writes on): the WebSocket crate comparison.",
           "Porthole itself uses neither on the relay path: its own framing (crates/porthole-ws).",
