@@ -107,6 +107,15 @@ pub trait Inventory: Send + Sync + 'static {
         false
     }
 
+    /// Nova's `validate_console_port`, answered from libvirt instead of nova-compute: whether
+    /// `instance` is a running domain on the node that `host` names (its `proxyclient_address`, or
+    /// its name) and the live domain XML has its VNC server on `port`. `Err` when every node that
+    /// `host` names failed to answer.
+    async fn console_port_on_host(&self, instance: Uuid, host: &str, port: u16) -> Result<HostPort, LookupError> {
+        let _ = (instance, host, port);
+        Ok(HostPort::NoNode)
+    }
+
     /// Whether `endpoint` is still the current VNC endpoint of `instance` (re-checked at connect
     /// time against the live domain, CVE-2013-0335): `Ok(false)` when the instance is gone, stopped
     /// or listens elsewhere now; `Err` when the nodes that might hold it could not be asked.
@@ -117,6 +126,17 @@ pub trait Inventory: Send + Sync + 'static {
             Err(e) => Err(e),
         }
     }
+}
+
+/// What a node says about a console port Nova's token names ([`Inventory::console_port_on_host`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostPort {
+    /// No configured node is that host (by `proxyclient_address` or name): nothing to ask.
+    NoNode,
+    /// The instance runs on that host and its VNC server listens on that port.
+    Matches,
+    /// The instance is not on that host, not running, or its VNC server listens elsewhere now.
+    Moved,
 }
 
 /// Not found, saying which nodes could not be asked.

@@ -4,7 +4,7 @@
 use porthole_compute::domain_xml::Listen;
 use porthole_compute::{Endpoint, Instance, InstanceState, Inventory, LookupError};
 use porthole_tokens::auth::Minted;
-use porthole_tokens::{ConnectInfo, ConsoleAuth, ConsoleType};
+use porthole_tokens::{ConsoleAuth, ConsoleType};
 
 pub use crate::endpoint::token_endpoint;
 use std::time::Duration;
@@ -63,13 +63,4 @@ pub async fn mint_console(
     let target = crate::endpoint::console_target(instance.uuid, ConsoleType::Novnc, &ep);
     let minted = auth.authorize(&target, base, ttl).await?;
     Ok((instance, minted))
-}
-
-/// Whether a token's endpoint is still its instance's (CVE-2013-0335), asked of the live inventory:
-/// `Err` when the nodes that may hold the instance could not be asked.
-pub(crate) async fn endpoint_matches(inventory: &dyn Inventory, info: &ConnectInfo) -> Result<bool, LookupError> {
-    match crate::endpoint::vnc_endpoint(&info.endpoint) {
-        Some(ep) => inventory.endpoint_matches(info.instance_uuid, &ep).await,
-        None => Ok(false),
-    }
 }

@@ -122,7 +122,7 @@ async fn token_checks(state: &AppState, req: Request<'_>, token: &Token) -> Resu
         forwarded_proto: forwarded_proto(req.headers),
     };
     check_origin(origin_req, &state.settings.allowed_origins, &info.access_url_base).map_err(Refusal::Origin)?;
-    match crate::mint::endpoint_matches(state.inventory.as_ref(), &info).await {
+    match crate::recheck::endpoint_matches(state.inventory.as_ref(), state.settings.endpoint_check, &info).await {
         Ok(true) => {}
         Ok(false) => return Err(Refusal::Moved),
         Err(e) => return Err(Refusal::NodeDown(e.to_string())),
