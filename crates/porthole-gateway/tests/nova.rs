@@ -34,7 +34,9 @@ impl Inventory for Hosts {
         match host {
             "10.0.0.11" if instance == self.instance && port == self.port => Ok(HostPort::Matches),
             "10.0.0.11" => Ok(HostPort::Moved),
-            "10.0.0.66" => Err(LookupError::NotFoundSomeUnreachable { key: instance.to_string(), unreachable: "node kvm6: timed out".into() }),
+            "10.0.0.66" => {
+                Err(LookupError::NotFoundSomeUnreachable { key: instance.to_string(), unreachable: "node kvm6: timed out".into() })
+            }
             _ => Ok(HostPort::NoNode),
         }
     }

@@ -16,8 +16,9 @@ pub enum Error {
         reason: String,
     },
     /// The store cannot serve now: its database is unreachable or busy, or its file is gone.
+    /// (Not a `source`: the message already holds it, and `{:#}` would print it twice.)
     #[error("token store unavailable: {0}")]
-    Unavailable(#[from] Unavailable),
+    Unavailable(Unavailable),
     /// The database refused a statement for another reason (a schema it does not expect, a bug).
     #[error("token store: {0}")]
     Backend(String),
@@ -73,6 +74,12 @@ impl Error {
     /// Whether the store refused a write because it only reads (Nova's database).
     pub fn is_read_only(&self) -> bool {
         matches!(self, Error::ReadOnly(_))
+    }
+}
+
+impl From<Unavailable> for Error {
+    fn from(u: Unavailable) -> Self {
+        Error::Unavailable(u)
     }
 }
 

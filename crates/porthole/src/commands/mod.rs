@@ -8,6 +8,7 @@ use crate::config::Config;
 use anyhow::Context as _;
 use porthole_compute::{Compute, Endpoint, StaticTargets};
 use porthole_demo::DemoServer;
+use porthole_gateway::settings::EndpointCheck;
 use porthole_gateway::{AppState, Settings};
 use porthole_tokens::auth::{ConsoleTarget, DEFAULT_PURGE_INTERVAL};
 use porthole_tokens::{open_store, Clock, ConsoleAuth, ConsoleType, TokenEndpoint};
@@ -22,7 +23,16 @@ use tracing::{info, warn};
 /// Runs one command.
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { config, demo } => serve(load(&config)?, demo).await?,
+        Command::Serve { config, demo, nova_config } => {
+            let (config, notes) = match nova_config.is_empty() {
+                true => (load(&config)?, Vec::new()),
+                false => Config::load_with_nova(config.config.as_deref(), &nova_config)?,
+            };
+            for note in notes {
+                warn!("nova.conf: {note}");
+            }
+            serve(config, demo).await?
+        }
         Command::Console(ConsoleCommand::Url { config, instance, ttl }) => console_url(load(&config)?, &instance, ttl).await?,
         Command::List { config, json } => {
             let config = load(&config)?;
@@ -80,6 +90,12 @@ fn base_url(config: &Config, listen: SocketAddr) -> String {
 }
 
 async fn console_url(config: Config, instance: &str, ttl: Option<u64>) -> anyhow::Result<()> {
+    if config.nova_store() {
+        anyhow::bail!(
+            "the token store is Nova's database, where Nova mints and purges console tokens (read-only here): \
+             ask Nova for a console URL (openstack console url show --novnc {instance})"
+        );
+    }
     let auth = open_auth(&config).await?;
     let ttl = Duration::from_secs(ttl.unwrap_or(config.consoleauth.token_ttl));
     let base = base_url(&config, config.listen()?);
@@ -105,6 +121,9 @@ fn raise_open_files(max_sessions: usize) {
 }
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    if demo && config.nova_store() {
+        anyhow::bail!("--demo mints a console token, and the token store is Nova's database (read-only): leave out --demo");
+    }
     let listen = config.listen()?;
     raise_open_files(config.proxy.max_sessions);
     let auth = open_auth(&config).await?;
@@ -129,6 +148,9 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     tokio::spawn(end_consoles_of_gone_domains(state.clone(), gone_rx));
     tokio::spawn(auth.clone().run_purger(DEFAULT_PURGE_INTERVAL));
     info!(listen = %bound, nodes = config.nodes.len(), targets = config.targets.len(), "porthole is serving consoles");
+    if config.nova_store() {
+        say_nova_checks(&config);
+    }
     if let Some(d) = &demo_server {
         let target = ConsoleTarget {
             instance_uuid: porthole_gateway::inventory::target_uuid("demo"),
@@ -144,6 +166,25 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a Nova store means for the endpoint re-check, said once at start.
+fn say_nova_checks(config: &Config) {
+    let store = porthole_tokens::store::redact(&config.consoleauth.store);
+    let nodes: Vec<String> = config.nodes.iter().map(|n| format!("{} ({})", n.name, n.proxyclient_address)).collect();
+    info!(%store, "serving the console tokens Nova mints, from Nova's database (read-only)");
+    match (nodes.is_empty(), config.nova.require_node_match) {
+        (true, false) => warn!(
+            "no [[nodes]]: Nova's tokens are accepted on the token alone and their VNC port is not re-checked \
+             (CVE-2013-0335); add the compute hosts as [[nodes]] (proxyclient_address = their [vnc] server_proxyclient_address)"
+        ),
+        (true, true) => warn!("no [[nodes]] and [nova] require_node_match is on: every Nova console will be refused"),
+        (false, strict) => info!(
+            nodes = %nodes.join(", "),
+            other_hosts = if strict { "refused" } else { "token alone" },
+            "Nova tokens are re-checked on the node their host names"
+        ),
+    }
+}
+
 /// Revokes tokens and closes sessions of domains that stopped, crashed or were undefined.
 async fn end_consoles_of_gone_domains(
     state: AppState,
@@ -154,6 +195,8 @@ async fn end_consoles_of_gone_domains(
             Ok((revoked, closed)) => {
                 info!(node = %g.node, instance = %g.uuid, why = g.why, revoked, closed, "domain gone: consoles ended");
             }
+            // Nova's database: Nova deletes the tokens; the live sessions were ended all the same.
+            Err(e) if e.is_read_only() => info!(node = %g.node, instance = %g.uuid, why = g.why, "domain gone: its live consoles ended"),
             Err(e) => warn!(instance = %g.uuid, cause = %e, "revoking the tokens of a stopped domain failed"),
         }
     }
@@ -195,6 +238,10 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
         console_base_url: String::new(),
         token_ttl: Duration::from_secs(config.consoleauth.token_ttl),
         security,
+        endpoint_check: match config.nova_store() {
+            true => EndpointCheck::NovaHosts { require_node_match: config.nova.require_node_match },
+            false => EndpointCheck::Inventory,
+        },
     })
 }
 

@@ -59,6 +59,11 @@ struct Row {
 }
 
 impl NovaStore {
+    /// Whether a `nova+…` URL names a database this store reads (for configuration checks at load).
+    pub fn check_url(url: &str) -> Result<()> {
+        url::parse(url).map(drop)
+    }
+
     /// Connects to Nova's database named by `nova+mysql[+pymysql]://…` or `nova+postgresql[+psycopg2]://…`
     /// (`[database] connection` from nova.conf with `nova+` in front) and checks, within
     /// `connect_timeout`, that Nova's tables are there and readable.
