@@ -10,12 +10,18 @@
 # (bench/ws-crates), to compare WebSocket crates under the same client and server.
 # BENCH_BIG=N also holds N idle sessions (default 9950: a proxied session holds two sockets, and
 # the hard limit on open files is 20,000 per process on the development machine).
+# BENCH_NOVA=1 adds the real nova-novncproxy (Nova 34.0.0 from PyPI, scripts/nova-deps.sh) with its
+# compute RPC validate_console_port answered in-process (bench/nova_novncproxy.py: no RabbitMQ, no
+# nova-compute, so it does less per connection than in production), and Porthole serving the same
+# token from Nova's database (porthole serve --nova-config, no [[nodes]]: the token alone), both on
+# a token that Nova's own ConsoleAuthToken.authorize minted into MariaDB (scripts/nova-up.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 frames=${1:-60}; pings=${2:-3000}
 # BENCH_SMOKE=1: a few seconds in all, so the harness cannot rot (the test command runs it).
 if [ "${BENCH_SMOKE:-0}" = 1 ]; then frames=5; pings=50; n_setup_ws=30; n_setup=100; n_idle_ws=10; n_idle=100; n_big=0
-else n_setup_ws=300; n_setup=3000; n_idle_ws=200; n_idle=1000; n_big=${BENCH_BIG:-9950}; fi
+    n_setup_nova=5; n_idle_nova=3
+else n_setup_ws=300; n_setup=3000; n_idle_ws=200; n_idle=1000; n_big=${BENCH_BIG:-9950}; n_setup_nova=60; n_idle_nova=50; fi
 target=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build -q --release -p porthole -p porthole-testkit --examples --bins
 if [ "${BENCH_CRATES:-0}" = 1 ]; then
@@ -58,6 +64,24 @@ RUST_LOG=warn "$target/release/porthole" serve -c "$work/s.toml" & spid=$!; pids
 for p in $wsport $pport $sport; do until (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; do sleep 0.1; done; done
 token=$("$target/release/porthole" console url -c "$work/p.toml" bench | sed 's/.*%3Ftoken%3D//')
 stoken=$("$target/release/porthole" console url -c "$work/s.toml" bench | sed 's/.*%3Ftoken%3D//')
+if [ "${BENCH_NOVA:-0}" = 1 ]; then
+    if [ -z "${PORTHOLE_NOVA_PYTHON:-}" ] || [ -z "${PORTHOLE_TEST_NOVA_MYSQL_URL:-}" ]; then eval "$(scripts/nova-up.sh)"; fi
+    conn=${PORTHOLE_TEST_NOVA_MYSQL_URL#nova+}
+    inst=$(python3 -c 'import uuid; print(uuid.uuid4())')
+    # Nova's instance row and token: host and port of the fake VNC server, as nova-compute would write them.
+    ntoken=$(printf 'instance %s\nmint %s 127.0.0.1 %s http://127.0.0.1/vnc_lite.html --ttl 7200\n' "$inst" "$inst" "$vnc" |
+        "$PORTHOLE_NOVA_PYTHON" tests/e2e/nova/nova_console.py --connection "$conn" batch 2>"$work/nova-mint.log" | tail -n 1 |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+    nport=$(free_port); nvport=$(free_port)
+    printf '[vnc]\nnovncproxy_host = 127.0.0.1\nnovncproxy_port = %s\n[database]\nconnection = %s\n' "$nport" "$conn" > "$work/nova.conf"
+    "$PORTHOLE_NOVA_PYTHON" bench/nova_novncproxy.py --config-file "$work/nova.conf" --web "$work" > "$work/nova.log" 2>&1 & npid=$!; pids+=($npid)
+    printf '[proxy]\nlisten = "127.0.0.1:%s"\nmax_sessions = 9960\n' "$nvport" > "$work/pn.toml"
+    RUST_LOG=error "$target/release/porthole" serve -c "$work/pn.toml" --nova-config "$work/nova.conf" & pnpid=$!; pids+=($pnpid)
+    for p in $nport $nvport; do
+        for _ in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.1; done
+        (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { tail -n 5 "$work/nova.log" >&2; echo "port $p never opened" >&2; exit 1; }
+    done
+fi
 
 hz=$(getconf CLK_TCK)
 run() { # name url pid
@@ -65,6 +89,8 @@ run() { # name url pid
     before=${3:+$(cpu_ticks "$3")}
     line=$("$target/release/examples/rfb_throughput" "$2" "$frames" "$pings")
     sleep 0.5
+    # A proxy that forks per connection (websockify, nova-novncproxy) counts its child's CPU once reaped.
+    if [ -n "$3" ]; then for _ in $(seq 1 50); do pgrep -P "$3" >/dev/null || break; sleep 0.1; done; fi
     if [ -n "$3" ]; then
         after=$(cpu_ticks "$3")
         bytes=$(sed 's/.*bytes=\([0-9]*\).*/\1/' <<<"$line")
@@ -77,6 +103,10 @@ run direct "tcp://127.0.0.1:$vnc" ""
 run websockify "ws://127.0.0.1:$wsport/" "$wspid"
 run porthole "ws://127.0.0.1:$pport/?token=$token" "$ppid"
 run porthole+sp "ws://127.0.0.1:$sport/?token=$stoken" "$spid"
+if [ "${BENCH_NOVA:-0}" = 1 ]; then
+    run nova-novncproxy "ws://127.0.0.1:$nport/?token=$ntoken" "$npid"
+    run porthole+nova "ws://127.0.0.1:$nvport/?token=$ntoken" "$pnpid"
+fi
 if [ "${BENCH_CRATES:-0}" = 1 ]; then
     for crate in tungstenite fastwebsockets; do
         cport=$(free_port)
@@ -94,6 +124,12 @@ printf '%-11s %s\n' porthole+sp "$("$sb" setup "ws://127.0.0.1:$sport/?token=$st
 printf '%-11s %s\n' websockify "$("$sb" idle "ws://127.0.0.1:$wsport/" "$n_idle_ws" "$wspid")"
 printf '%-11s %s\n' porthole "$("$sb" idle "ws://127.0.0.1:$pport/?token=$token" "$n_idle" "$ppid")"
 printf '%-11s %s\n' porthole+sp "$("$sb" idle "ws://127.0.0.1:$sport/?token=$stoken" "$n_idle" "$spid")"
+if [ "${BENCH_NOVA:-0}" = 1 ]; then
+    printf '%-11s %s\n' nova-novncproxy "$("$sb" setup "ws://127.0.0.1:$nport/?token=$ntoken" "$n_setup_nova" 8)"
+    printf '%-11s %s\n' porthole+nova "$("$sb" setup "ws://127.0.0.1:$nvport/?token=$ntoken" "$n_setup" 8)"
+    printf '%-11s %s\n' nova-novncproxy "$("$sb" idle "ws://127.0.0.1:$nport/?token=$ntoken" "$n_idle_nova" "$npid")"
+    printf '%-11s %s\n' porthole+nova "$("$sb" idle "ws://127.0.0.1:$nvport/?token=$ntoken" "$n_idle" "$pnpid")"
+fi
 if [ "$n_big" -gt 0 ]; then
     printf '%-11s %s\n' porthole "$("$sb" idle "ws://127.0.0.1:$pport/?token=$token" "$n_big" "$ppid")"
 fi
