@@ -1,6 +1,6 @@
 // Helpers for the end-to-end tests: processes (Xvnc, xterm, porthole), free ports, Chromium, canvas pixels.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -93,46 +93,75 @@ function freeDisplay() {
     throw new Error('no free X display number');
 }
 
-// TigerVNC Xvnc with security None on loopback, and an xterm in its top-left corner.
-export async function startXvnc(res) {
+// TigerVNC Xvnc with security None on loopback, and an xterm in its top-left corner running `command`
+// (a shell by default); `windows` are more xterms' geometries (e.g. '30x8-0+0' at the top-right);
+// `args` more Xvnc options.
+export async function startXvnc(res, { geometry = '1024x768', command = ['sh'], windows = [], args = [] } = {}) {
     const display = freeDisplay();
     const port = await freePort();
-    const xvnc = start('Xvnc', [`:${display}`, '-geometry', '1024x768', '-depth', '24', '-SecurityTypes', 'None',
-        '-rfbport', String(port), '-localhost', '-nolisten', 'tcp', '-AlwaysShared']);
+    const xvnc = start('Xvnc', [`:${display}`, '-geometry', geometry, '-depth', '24', '-SecurityTypes', 'None',
+        '-rfbport', String(port), '-localhost', '-nolisten', 'tcp', '-AlwaysShared', ...args]);
     res.add(() => xvnc.stop());
     await waitFor(`Xvnc on port ${port}`, () => portOpen(port));
     const env = { ...process.env, DISPLAY: `:${display}` };
-    const xterm = start('xterm', ['-geometry', '80x24+0+0', '-bg', 'white', '-fg', 'black', '-e', 'sh'], { env });
+    // Alt sends ESC + key (not an 8-bit character), so that the bytes a key makes are easy to name.
+    const xtermArgs = ['-bg', 'white', '-fg', 'black', '-xrm', 'XTerm*metaSendsEscape: true'];
+    const xterm = start('xterm', ['-geometry', '80x24+0+0', ...xtermArgs, '-e', ...command], { env });
     res.add(() => xterm.stop());
-    await waitFor('the xterm window', () => {
+    for (const g of windows) {
+        const w = start('xterm', ['-geometry', g, ...xtermArgs, '-e', 'sh'], { env });
+        res.add(() => w.stop());
+    }
+    await waitFor('the xterm windows', () => {
         const tree = execFileSync('xwininfo', ['-root', '-tree'], { env, encoding: 'utf8' });
-        return /xterm/i.test(tree);
+        return (tree.match(/"xterm"/gi) || []).length >= 1 + windows.length;
     });
     await sleep(500);
-    return { display, port };
+    return { display, port, env };
+}
+
+// A program for the xterm that writes every byte the terminal receives (raw mode: Esc, Tab and
+// Ctrl-C arrive as bytes, nothing is echoed) to a file; `read()` returns them as a Buffer.
+export function keyRecorder(res) {
+    const dir = tempDir(res, 'porthole-keys-');
+    const out = path.join(dir, 'keys.bin');
+    const script = path.join(dir, 'record.py');
+    writeFileSync(out, '');
+    writeFileSync(script, [
+        'import os, sys, tty',
+        'fd = sys.stdin.fileno()',
+        'tty.setraw(fd)',
+        `out = os.open(${JSON.stringify(out)}, os.O_WRONLY | os.O_APPEND)`,
+        'while True:',
+        '    b = os.read(fd, 4096)',
+        '    if not b: break',
+        '    os.write(out, b)',
+    ].join('\n') + '\n');
+    return { command: ['/usr/bin/python3', script], read: () => readFileSync(out) };
 }
 
 // porthole serve with a config written to a temp dir (`extra`: more TOML lines at its end); resolves
-// when /healthz answers. The page is this checkout's web/ (or `webDir`) wherever the binary was built.
+// when /healthz answers. The pages are the ones built into the binary (or `webRoot`, served as is);
+// `baseUrl` is the console URL base, or a function of the port (default: this listener's vnc_lite.html).
 // Retries when another process took the port.
-export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [], vnc = [], webDir } = {}) {
+export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [], vnc = [], consoleauth = [], proxy = [], webRoot, baseUrl } = {}) {
     for (let attempt = 1; ; attempt++) {
         try {
-            return await startPortholeOnce(res, { targets, demo, nodes, extra, vnc, webDir });
+            return await startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consoleauth, proxy, webRoot, baseUrl });
         } catch (e) {
             if (attempt >= 3 || !/Address already in use/.test(e.message)) throw e;
         }
     }
 }
 
-async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, webDir = path.join(repoRoot, 'web') }) {
+async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consoleauth, proxy, webRoot, baseUrl }) {
     const dir = tempDir(res, 'porthole-e2e-');
     const port = await freePort();
     const config = path.join(dir, 'porthole.toml');
     const lines = [
-        '[proxy]', `listen = "127.0.0.1:${port}"`, `web_dir = "${webDir}"`,
-        '[vnc]', `novncproxy_base_url = "http://127.0.0.1:${port}/vnc_lite.html"`, ...vnc,
-        '[consoleauth]', `store = "sqlite://${dir}/porthole.db"`,
+        '[proxy]', `listen = "127.0.0.1:${port}"`, ...(webRoot ? [`web_root = "${webRoot}"`] : []), ...proxy,
+        '[vnc]', `novncproxy_base_url = "${(typeof baseUrl === 'function' ? baseUrl(port) : baseUrl) || `http://127.0.0.1:${port}/vnc_lite.html`}"`, ...vnc,
+        '[consoleauth]', `store = "sqlite://${dir}/porthole.db"`, ...consoleauth,
     ];
     for (const t of targets) lines.push('[[targets]]', `name = "${t.name}"`, 'host = "127.0.0.1"', `port = ${t.port}`);
     for (const n of nodes) lines.push('[[nodes]]', `name = "${n.name}"`, `libvirt_uri = "${n.uri}"`, 'proxyclient_address = "127.0.0.1"');
@@ -145,29 +174,49 @@ async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, webDir
         if (proc.child.exitCode !== null) {
             throw Object.assign(new Error(`porthole exited: ${proc.out.stderr.trim()}`), { fatal: true });
         }
+        // Any answer means it listens (a TLS-only porthole answers plain http with 400).
         const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-        return r.ok;
+        return r.ok || r.status === 400;
     });
     return { port, config, proc, base: `http://127.0.0.1:${port}` };
+}
+
+// Stops a porthole started by startPorthole and starts it again on the same port with the same
+// config and token store (tokens minted before stay valid); returns the new process.
+export async function restartPorthole(res, p) {
+    await p.proc.stop();
+    const proc = start(portholeBin, ['serve', '-c', p.config]);
+    res.add(() => proc.stop());
+    await waitFor('porthole /healthz after the restart', async () => {
+        if (proc.child.exitCode !== null) {
+            throw Object.assign(new Error(`porthole exited: ${proc.out.stderr.trim()}`), { fatal: true });
+        }
+        return (await fetch(`${p.base}/healthz`)).ok;
+    });
+    p.proc = proc;
+    return proc;
 }
 
 export function consoleUrl(config, instance) {
     return execFileSync(portholeBin, ['console', 'url', '-c', config, instance], { encoding: 'utf8' }).trim();
 }
 
-export async function launchBrowser(res) {
+// Headless Chromium; `args` are added to the usual flags, `env` replaces its environment.
+export async function launchBrowser(res, { args = [], env } = {}) {
     const browser = await chromium.launch({
         executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
         args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+            '--disable-background-networking', '--disable-component-update', '--disable-sync', ...args],
+        ...(env ? { env } : {}),
     });
     res.add(() => browser.close());
     return browser;
 }
 
-// Opens a console URL and waits for the page's state to become `state`.
+// Opens a console URL in a new page of `browser` (1280×900) or of a browser context (its own
+// viewport, e.g. a phone's) and waits for the page's state to become `state`.
 export async function openConsole(browser, url, state = 'connected') {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = browser.newContext ? await browser.newPage({ viewport: { width: 1280, height: 900 } }) : await browser.newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(url);

@@ -45,8 +45,8 @@ function vncPort(name) {
     return 5900 + Number(virsh('vncdisplay', name).split(':').pop());
 }
 
-// porthole serve with nova-novncproxy's options from a nova.conf, and Porthole's own ([[nodes]], web
-// page, API key) from a small porthole.toml.
+// porthole serve with nova-novncproxy's options from a nova.conf, and Porthole's own ([[nodes]], API
+// key) from a small porthole.toml.
 async function startPortholeNova(res, connection) {
     const dir = tempDir(res, 'porthole-nova-');
     const port = await freePort();
@@ -60,7 +60,6 @@ async function startPortholeNova(res, connection) {
     ].join('\n') + '\n');
     const config = path.join(dir, 'porthole.toml');
     writeFileSync(config, [
-        '[proxy]', `web_dir = "${path.join(repoRoot, 'web')}"`,
         '[nova]', 'require_node_match = true',
         '[[nodes]]', 'name = "local"', 'libvirt_uri = "qemu:///system"', 'proxyclient_address = "127.0.0.1"',
         '[[api.keys]]', 'name = "ops"', `secret = "${API_KEY}"`, 'role = "admin"',

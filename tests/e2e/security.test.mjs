@@ -58,7 +58,7 @@ test('a wrong password gives the browser a failure reason', { timeout: 120000 },
         const p = await startPorthole(res, { vnc: VNC, extra: target(port, 'not-it') });
         const browser = await launchBrowser(res);
         const page = await openConsole(browser, consoleUrl(p.config, 'locked'), 'disconnected');
-        assert.match(await page.textContent('#status'), /Authentication to the VNC server failed/);
+        assert.match(await page.textContent('#notice-text'), /Authentication to the VNC server failed/);
         await screenshot(page, 'security-wrong-password');
     } finally {
         await res.close();

@@ -12,6 +12,9 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
+/// How long a readiness check waits for a node.
+const NODE_HEALTH_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Every instance this process knows.
 #[derive(Clone, Default)]
 pub struct Compute {
@@ -129,7 +132,7 @@ impl Inventory for Compute {
                 Ok((_, Ok(Some(found)))) => {
                     let live_port = found.graphics.as_ref().and_then(|g| g.port);
                     let matches = found.state.has_console() && live_port == Some(port);
-                    return Ok(if matches { HostPort::Matches } else { HostPort::Moved });
+                    return Ok(if matches { HostPort::Matches(Box::new(found)) } else { HostPort::Moved });
                 }
                 Ok((_, Ok(None))) => {}
                 Ok((name, Err(e))) => unreachable.push((name, e.to_string())),
@@ -141,6 +144,31 @@ impl Inventory for Compute {
         }
         unreachable.sort();
         Err(not_found(&instance.to_string(), &unreachable))
+    }
+
+    async fn node_address(&self, node: &str) -> Option<String> {
+        self.node(node).map(|n| n.config().proxyclient_address.clone())
+    }
+
+    async fn node_health(&self) -> Vec<(String, Result<(), String>)> {
+        let mut pings = JoinSet::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let node = node.clone();
+            pings.spawn(async move {
+                let health = match tokio::time::timeout(NODE_HEALTH_LIMIT, node.ping()).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("no answer within {} s", NODE_HEALTH_LIMIT.as_secs())),
+                };
+                (i, node.config().name.clone(), health)
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(Ok(answer)) = pings.join_next().await {
+            all.push(answer);
+        }
+        all.sort_by_key(|(i, _, _)| *i);
+        all.into_iter().map(|(_, name, health)| (name, health)).collect()
     }
 
     async fn managed(&self, instance: Uuid) -> bool {

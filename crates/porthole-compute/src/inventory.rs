@@ -116,6 +116,16 @@ pub trait Inventory: Send + Sync + 'static {
         Ok(HostPort::NoNode)
     }
 
+    /// The address the proxy reaches node `node`'s guests at (`proxyclient_address`).
+    async fn node_address(&self, _node: &str) -> Option<String> {
+        None
+    }
+
+    /// Each libvirt node by name, and whether it answers (`Err` says why not); for readiness.
+    async fn node_health(&self) -> Vec<(String, Result<(), String>)> {
+        Vec::new()
+    }
+
     /// Whether `endpoint` is still the current VNC endpoint of `instance` (re-checked at connect
     /// time against the live domain, CVE-2013-0335): `Ok(false)` when the instance is gone, stopped
     /// or listens elsewhere now; `Err` when the nodes that might hold it could not be asked.
@@ -129,12 +139,12 @@ pub trait Inventory: Send + Sync + 'static {
 }
 
 /// What a node says about a console port Nova's token names ([`Inventory::console_port_on_host`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HostPort {
     /// No configured node is that host (by `proxyclient_address` or name): nothing to ask.
     NoNode,
-    /// The instance runs on that host and its VNC server listens on that port.
-    Matches,
+    /// The instance runs on that host and its VNC server listens on that port; as the node sees it.
+    Matches(Box<Instance>),
     /// The instance is not on that host, not running, or its VNC server listens elsewhere now.
     Moved,
 }

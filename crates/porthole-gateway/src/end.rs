@@ -29,6 +29,8 @@ pub(crate) enum EndKind {
     Failed(io::Error),
     /// The browser broke the WebSocket protocol.
     Protocol(ProtocolError),
+    /// The browser sent an RFB message a view-only session does not allow or cannot read.
+    Rfb(String),
     /// That side accepted none of the bytes waiting for it for this long.
     Stalled(Duration),
     /// The VNC server sent nothing within this time.
@@ -37,6 +39,9 @@ pub(crate) enum EndKind {
     Unreachable(String),
     /// The RFB security handshake failed (the browser was told in RFB terms).
     Handshake(String),
+    /// In relay mode, the VNC server asked for authentication (these security types) that the
+    /// proxy was not told to answer, and the browser gave up.
+    AuthRequired(Vec<u8>),
     /// The proxy ended it.
     Policy(Policy),
 }
@@ -84,11 +89,21 @@ impl fmt::Display for SessionEnd {
             EndKind::Closed => write!(f, "{side} closed the connection"),
             EndKind::Failed(e) => write!(f, "{side} connection failed: {e}"),
             EndKind::Protocol(e) => write!(f, "{side} broke the WebSocket protocol: {e}"),
+            EndKind::Rfb(e) => write!(f, "{side} sent an invalid RFB message in a view-only session: {e}"),
             EndKind::Stalled(d) => write!(f, "{side} accepted nothing for {} s", d.as_secs()),
             EndKind::Silent(d) => write!(f, "{side} sent nothing within {:.1} s", d.as_secs_f32()),
             EndKind::Unreachable(e) => write!(f, "{side} unreachable: {e}"),
             EndKind::Handshake(e) => write!(f, "security handshake failed ({side}'s fault): {e}"),
             EndKind::Policy(p) => write!(f, "ended by policy: {p:?}"),
+            EndKind::AuthRequired(types) => {
+                let names: Vec<_> = types.iter().map(|t| porthole_rfb::security::type_name(*t)).collect();
+                write!(
+                    f,
+                    "the VNC server asks for authentication ({}) that the proxy was not told to answer: add \"vnc\" (or \"vencrypt\") \
+                     to [vnc] auth_schemes and give the password (the domain's passwd, or the target's password)",
+                    names.join(", ")
+                )
+            }
         }
     }
 }

@@ -2,14 +2,7 @@
 //! [`TokenEndpoint`] (where a token says it is): the one place that converts between the two.
 
 use porthole_compute::Endpoint;
-use porthole_tokens::auth::ConsoleTarget;
-use porthole_tokens::{ConsoleType, TokenEndpoint};
-use uuid::Uuid;
-
-/// What to store for a console of `instance` reached at `endpoint`.
-pub(crate) fn console_target(instance: Uuid, console_type: ConsoleType, endpoint: &Endpoint) -> ConsoleTarget {
-    ConsoleTarget { instance_uuid: instance, console_type, endpoint: token_endpoint(endpoint) }
-}
+use porthole_tokens::TokenEndpoint;
 
 /// Compute's endpoint as the token store keeps it.
 pub fn token_endpoint(ep: &Endpoint) -> TokenEndpoint {

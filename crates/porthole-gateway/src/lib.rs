@@ -31,6 +31,7 @@
 //! - [`mint`]: minting a console for an instance (API and CLI); `endpoint` converts endpoints;
 //!   `recheck` asks whether a token's endpoint is still its instance's (Porthole's or Nova's tokens).
 //! - [`state`], [`settings`]: what handlers share, and the tunables.
+//! - [`web`]: the console pages' files, embedded at build time.
 //!
 //! Dependencies point one way: edge → admission → live; edge → session → upstream, relay → live;
 //! api → mint, live; everything reads state and settings.
@@ -52,13 +53,14 @@ pub mod settings;
 pub mod state;
 mod throttle;
 mod upstream;
+pub mod web;
 
 /// Instances and their VNC endpoints.
 pub mod inventory {
     pub use porthole_compute::inventory::*;
 }
 
-pub use edge::{router, serve};
+pub use edge::{router, serve, tls_server_config};
 pub use redact::loggable_path;
 pub use settings::{ApiKey, Role, Settings};
 pub use state::AppState;

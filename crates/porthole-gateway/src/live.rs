@@ -7,8 +7,8 @@
 //! refused at registration, and one registered before is signalled by the revoke itself.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{oneshot, Notify};
@@ -34,6 +34,8 @@ pub enum Policy {
     Idle,
     /// The proxy is shutting down.
     Shutdown,
+    /// Another session took the serial console over (libvirt's force).
+    TakenOver,
 }
 
 /// Bytes relayed by one session, updated by its relay.
@@ -52,8 +54,8 @@ pub struct SessionInfo {
     pub id: u64,
     /// Its instance.
     pub instance: Uuid,
-    /// The browser's address.
-    pub client: SocketAddr,
+    /// The browser's address (from `X-Forwarded-For` behind a trusted proxy).
+    pub client: IpAddr,
     /// When it was admitted.
     pub started: SystemTime,
     /// Bytes relayed so far.
@@ -87,6 +89,8 @@ struct State {
 struct Inner {
     /// A std mutex: never held across an await.
     state: Mutex<State>,
+    /// Session slots taken (admission takes one before it asks the store; see [`Slot`]).
+    slots: AtomicUsize,
     /// Bumped by every revocation; read by admission before the token check.
     generation: AtomicU64,
     /// Wakes whoever waits for the last session to go.
@@ -97,6 +101,17 @@ struct Inner {
 #[derive(Clone, Default)]
 pub struct LiveSessions {
     inner: Arc<Inner>,
+}
+
+/// A session slot (`max_sessions`), held from admission to the end of the session.
+pub struct Slot {
+    live: LiveSessions,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.live.inner.slots.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// A registered session.
@@ -121,8 +136,20 @@ impl LiveSessions {
         self.inner.generation.load(Ordering::SeqCst)
     }
 
+    /// Takes a session slot if fewer than `max` are taken (`max` may change on a reload: sessions
+    /// above a lowered limit go on, new ones wait until enough have ended).
+    pub fn try_slot(&self, max: usize) -> Option<Slot> {
+        let taken = self.inner.slots.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1));
+        taken.ok().map(|_| Slot { live: self.clone() })
+    }
+
+    /// Whether a slot is free under `max`.
+    pub fn has_slot(&self, max: usize) -> bool {
+        self.inner.slots.load(Ordering::Acquire) < max
+    }
+
     /// Registers a session of `instance` whose token was checked after `generation` was read.
-    pub fn register(&self, instance: Uuid, generation: u64, client: SocketAddr) -> Result<SessionHandle, NotRegistered> {
+    pub fn register(&self, instance: Uuid, generation: u64, client: IpAddr) -> Result<SessionHandle, NotRegistered> {
         let mut st = self.lock();
         if st.closing {
             return Err(NotRegistered::ShuttingDown);
@@ -156,6 +183,11 @@ impl LiveSessions {
     /// Refuses new sessions from now on (the shutdown has begun).
     pub fn stop_admitting(&self) {
         self.lock().closing = true;
+    }
+
+    /// Whether the shutdown has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.lock().closing
     }
 
     /// Ends every live session; returns how many.

@@ -94,8 +94,6 @@ impl std::fmt::Debug for ApiKey {
 pub struct Settings {
     /// Extra Origin host names accepted besides the Host header's. Never changed at run time.
     pub allowed_origins: Vec<String>,
-    /// The project's console page directory (`web/`, with `node_modules/@novnc/novnc`).
-    pub web_dir: PathBuf,
     /// Serve this directory as is instead of the project's page (e.g. `/usr/share/novnc`).
     pub web_root: Option<PathBuf>,
     /// Who may frame the console page: CSP `frame-ancestors` sources (`'self'` by default).
@@ -118,10 +116,18 @@ pub struct Settings {
     pub api_keys: Vec<ApiKey>,
     /// `novncproxy_base_url`, for console URLs minted through the API.
     pub console_base_url: String,
+    /// `[serial_console] base_url` (Nova's name), the WebSocket URL serial console URLs start with.
+    pub serial_base_url: String,
     /// Lifetime of tokens minted through the API.
     pub token_ttl: Duration,
     /// The RFB security proxy toward VNC servers.
     pub security: SecuritySettings,
+    /// TLS on the listener (`[proxy] cert`, `key`); plain HTTP only when `None`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Refuse plain HTTP when TLS is configured (Nova's `ssl_only`).
+    pub ssl_only: bool,
+    /// Peers whose `X-Forwarded-For` names the client (load balancers, reverse proxies).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How a token's endpoint is re-checked at connect time.
     pub endpoint_check: EndpointCheck,
 }
@@ -130,7 +136,6 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             allowed_origins: Vec::new(),
-            web_dir: PathBuf::from("web"),
             web_root: None,
             frame_ancestors: vec!["'self'".into()],
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -142,8 +147,12 @@ impl Default for Settings {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             api_keys: Vec::new(),
             console_base_url: "http://127.0.0.1:6080/vnc_lite.html".into(),
+            serial_base_url: "ws://127.0.0.1:6080/".into(),
             token_ttl: Duration::from_secs(600),
             security: SecuritySettings::default(),
+            tls: None,
+            ssl_only: false,
+            trusted_proxies: Vec::new(),
             endpoint_check: EndpointCheck::default(),
         }
     }

@@ -1,28 +1,26 @@
-//! What every request handler shares: settings, the token authority, the inventory, the live
-//! sessions and the session slots.
+//! What every request handler shares: the settings and the inventory (both replaced whole on a
+//! reload: a request or session keeps the snapshot it started with), the token authority, the
+//! live sessions and the failed-token throttle.
 
 use crate::live::{LiveSessions, Policy};
 use crate::settings::Settings;
 use crate::throttle::Throttle;
 use porthole_compute::Inventory;
 use porthole_tokens::ConsoleAuth;
-use std::sync::Arc;
-use tokio::sync::Semaphore;
+use std::sync::{Arc, PoisonError, RwLock};
 use uuid::Uuid;
 
 /// Shared state of the gateway. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    /// Settings, read-only.
-    pub settings: Arc<Settings>,
+    /// The settings in force; a std lock, held only to clone the `Arc`.
+    settings: Arc<RwLock<Arc<Settings>>>,
+    /// The inventory in force (nodes and targets).
+    inventory: Arc<RwLock<Arc<dyn Inventory>>>,
     /// Token validation.
     pub auth: ConsoleAuth,
-    /// Instances and their current endpoints.
-    pub inventory: Arc<dyn Inventory>,
     /// Live sessions.
     pub live: LiveSessions,
-    /// One permit per session, taken at admission: the `max_sessions` limit.
-    pub(crate) slots: Arc<Semaphore>,
     /// Failed tokens per client.
     pub(crate) throttle: Arc<Throttle>,
 }
@@ -30,8 +28,33 @@ pub struct AppState {
 impl AppState {
     /// Assembles the state.
     pub fn new(settings: Settings, auth: ConsoleAuth, inventory: Arc<dyn Inventory>) -> Self {
-        let slots = Arc::new(Semaphore::new(settings.max_sessions));
-        AppState { settings: Arc::new(settings), auth, inventory, live: LiveSessions::default(), slots, throttle: Arc::default() }
+        AppState {
+            settings: Arc::new(RwLock::new(Arc::new(settings))),
+            inventory: Arc::new(RwLock::new(inventory)),
+            auth,
+            live: LiveSessions::default(),
+            throttle: Arc::default(),
+        }
+    }
+
+    /// The settings in force now.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The inventory in force now.
+    pub fn inventory(&self) -> Arc<dyn Inventory> {
+        self.inventory.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Puts new settings in force (a reload); live sessions keep theirs.
+    pub fn replace_settings(&self, settings: Settings) {
+        *self.settings.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(settings);
+    }
+
+    /// Puts a new inventory in force (a reload).
+    pub fn replace_inventory(&self, inventory: Arc<dyn Inventory>) {
+        *self.inventory.write().unwrap_or_else(PoisonError::into_inner) = inventory;
     }
 
     /// Ends every console of an instance: revokes its tokens in the store, then ends its live

@@ -89,7 +89,7 @@ async fn an_api_body_sent_one_byte_a_second_is_cut_off() {
 
 #[tokio::test]
 async fn the_console_page_may_only_be_framed_by_its_own_origin_by_default() {
-    let gw = start(&[], Settings { web_dir: common::web_dir(), ..Settings::default() }).await;
+    let gw = start(&[], Settings::default()).await;
     let (status, text) = http_raw(gw.addr, "GET /vnc_lite.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     assert_eq!(status, 200, "{text}");
     let head = text.to_ascii_lowercase();
@@ -100,14 +100,33 @@ async fn the_console_page_may_only_be_framed_by_its_own_origin_by_default() {
 
 #[tokio::test]
 async fn frame_ancestors_lets_a_dashboard_embed_the_console() {
-    let settings = Settings {
-        frame_ancestors: vec!["'self'".into(), "https://horizon.example".into()],
-        web_dir: common::web_dir(),
-        ..Settings::default()
-    };
+    let settings = Settings { frame_ancestors: vec!["'self'".into(), "https://horizon.example".into()], ..Settings::default() };
     let gw = start(&[], settings).await;
     let (_, text) = http_raw(gw.addr, "GET /vnc_lite.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     let head = text.to_ascii_lowercase();
     assert!(head.contains("content-security-policy: frame-ancestors 'self' https://horizon.example"), "{text}");
     assert!(!head.contains("x-frame-options"), "X-Frame-Options cannot name other origins: {text}");
+}
+
+#[tokio::test]
+async fn a_vnc_server_asking_for_a_password_the_proxy_cannot_give_is_logged_as_that() {
+    let logs = common::logs::capture_logs();
+    let server = FakeVncServer::start_fixed_with_password(64, 64, b"secret").await;
+    let gw = start(&[("locked", server.addr())], Settings::default()).await;
+    let m = gw.mint("locked").await;
+    let (mut r, mut w) = common::raw::open(gw.addr, m.token.expose()).await.into_split();
+    // A browser without a password: it reads the version and the offer, answers the version, gives up.
+    let mut seen = Vec::new();
+    while seen.len() < 12 {
+        seen.extend(common::raw::read_frame(&mut r).await.expect("the server's version").1);
+    }
+    w.write_all(&common::raw::frame(2, b"RFB 003.008\n", true)).await.unwrap();
+    while seen.len() < 14 {
+        seen.extend(common::raw::read_frame(&mut r).await.expect("the server's security types").1);
+    }
+    assert_eq!(&seen[..14], b"RFB 003.008\n\x01\x02");
+    w.write_all(&common::raw::frame(8, &[0x03, 0xe8], true)).await.unwrap();
+    common::wait_for(|| gw.live() == 0).await;
+    let ended = logs.all().into_iter().find(|l| l.contains("session ended")).expect("an end line");
+    assert!(ended.contains("asks for authentication (VNC)") && ended.contains("auth_schemes"), "{ended}");
 }

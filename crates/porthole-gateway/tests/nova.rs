@@ -8,7 +8,7 @@ mod common;
 
 use async_trait::async_trait;
 use common::{api, start_with};
-use porthole_gateway::inventory::{HostPort, Inventory, LookupError, StaticTargets, Survey};
+use porthole_gateway::inventory::{Endpoint, HostPort, Instance, InstanceState, Inventory, LookupError, StaticTargets, Survey};
 use porthole_gateway::settings::EndpointCheck;
 use porthole_gateway::{ApiKey, Role, Settings};
 use porthole_testkit::FakeVncServer;
@@ -17,9 +17,11 @@ use std::sync::Arc;
 use tokio_tungstenite::tungstenite::Error as WsError;
 use uuid::Uuid;
 
-/// One compute host, `10.0.0.11` (a `[[nodes]]` proxyclient_address), running `instance` with its
-/// VNC server on `port`; another, `10.0.0.66`, whose node does not answer.
+/// One compute host, `node_host` (a `[[nodes]]` proxyclient_address), running `instance` with its
+/// VNC server on `port`; another, `127.0.0.66`, whose node does not answer. Every host is a
+/// loopback address: the console page's check connects to the VNC server of a token it admits.
 struct Hosts {
+    node_host: &'static str,
     instance: Uuid,
     port: u16,
 }
@@ -32,9 +34,17 @@ impl Inventory for Hosts {
 
     async fn console_port_on_host(&self, instance: Uuid, host: &str, port: u16) -> Result<HostPort, LookupError> {
         match host {
-            "10.0.0.11" if instance == self.instance && port == self.port => Ok(HostPort::Matches),
-            "10.0.0.11" => Ok(HostPort::Moved),
-            "10.0.0.66" => {
+            h if h == self.node_host && instance == self.instance && port == self.port => Ok(HostPort::Matches(Box::new(Instance {
+                uuid: instance,
+                name: "web01".into(),
+                node: Some("kvm1".into()),
+                state: InstanceState::Running,
+                vnc: Some(Endpoint::tcp(self.node_host, port)),
+                graphics: None,
+                serial: None,
+            }))),
+            h if h == self.node_host => Ok(HostPort::Moved),
+            "127.0.0.66" => {
                 Err(LookupError::NotFoundSomeUnreachable { key: instance.to_string(), unreachable: "node kvm6: timed out".into() })
             }
             _ => Ok(HostPort::NoNode),
@@ -42,17 +52,17 @@ impl Inventory for Hosts {
     }
 }
 
-async fn gateway(vnc: &FakeVncServer, instance: Uuid, require_node_match: bool) -> common::Gateway {
+async fn gateway(vnc: &FakeVncServer, node_host: &'static str, instance: Uuid, require_node_match: bool) -> common::Gateway {
     let settings = Settings {
         endpoint_check: EndpointCheck::NovaHosts { require_node_match },
         api_keys: vec![ApiKey { name: "ops".into(), secret: "ops-secret-0123456789".into(), role: Role::Admin }],
         ..Settings::default()
     };
-    start_with(StaticTargets::default(), Arc::new(Hosts { instance, port: vnc.addr().port() }), settings).await
+    start_with(StaticTargets::default(), Arc::new(Hosts { node_host, instance, port: vnc.addr().port() }), settings).await
 }
 
 /// A token as Nova writes it: its host is the compute's `server_proxyclient_address`, where the
-/// proxy connects. Only tokens for 127.0.0.1 are ever connected here.
+/// proxy connects.
 async fn nova_token(gw: &common::Gateway, instance: Uuid, host: &str, port: u16) -> Token {
     let token = Token::from_presented(&Uuid::new_v4().to_string());
     let info = ConnectInfo {
@@ -62,6 +72,8 @@ async fn nova_token(gw: &common::Gateway, instance: Uuid, host: &str, port: u16)
         internal_access_path: None,
         access_url_base: gw.base(),
         expires: gw.auth.clock().now() + 600,
+        view_only: false,
+        minted_by: Some("nova".into()),
     };
     gw.store.insert(&token.hash(), &info).await.unwrap();
     token
@@ -85,34 +97,36 @@ async fn check_reason(gw: &common::Gateway, token: &Token) -> String {
 async fn the_host_a_token_names_re_checks_its_port() {
     let vnc = FakeVncServer::raw_echo().await;
     let instance = Uuid::new_v4();
-    let gw = gateway(&vnc, instance, false).await;
+    let gw = gateway(&vnc, "127.0.0.1", instance, false).await;
     let port = vnc.addr().port();
-    // The node of 10.0.0.11 has the instance on that port: admitted (asked through the console
-    // page's check, which does not connect: 10.0.0.11 is not this machine).
-    let current = nova_token(&gw, instance, "10.0.0.11", port).await;
-    assert_eq!(check_reason(&gw, &current).await, "ok");
     // The port now belongs to another domain.
-    let stale = nova_token(&gw, instance, "10.0.0.11", port.wrapping_add(1)).await;
+    let stale = nova_token(&gw, instance, "127.0.0.1", port.wrapping_add(1)).await;
     assert_eq!(status(&gw, &stale).await, 401);
     assert_eq!(check_reason(&gw, &stale).await, "moved");
     // Another instance's token with this port.
-    let other = nova_token(&gw, Uuid::new_v4(), "10.0.0.11", port).await;
+    let other = nova_token(&gw, Uuid::new_v4(), "127.0.0.1", port).await;
     assert_eq!(status(&gw, &other).await, 401);
     // The node that would answer is down: 503, not a guess.
-    let down = nova_token(&gw, instance, "10.0.0.66", port).await;
+    let down = nova_token(&gw, instance, "127.0.0.66", port).await;
     assert_eq!(status(&gw, &down).await, 503);
     assert_eq!(check_reason(&gw, &down).await, "unavailable");
     assert_eq!(vnc.connections(), 0, "no refused request may reach the VNC server");
+    // The node of 127.0.0.1 has the instance on that port: admitted.
+    let current = nova_token(&gw, instance, "127.0.0.1", port).await;
+    assert_eq!(check_reason(&gw, &current).await, "ok");
+    assert_eq!(status(&gw, &current).await, 101);
 }
 
 #[tokio::test]
 async fn a_host_no_node_is_opens_on_the_token_alone_unless_a_node_match_is_required() {
     let vnc = FakeVncServer::raw_echo().await;
     let instance = Uuid::new_v4();
-    let lenient = gateway(&vnc, instance, false).await;
+    // The only node is 127.0.0.3; the token's host, 127.0.0.1, is none.
+    let lenient = gateway(&vnc, "127.0.0.3", instance, false).await;
     let token = nova_token(&lenient, instance, "127.0.0.1", vnc.addr().port()).await;
     assert_eq!(status(&lenient, &token).await, 101, "as Nova would if its compute said yes");
-    let strict = gateway(&vnc, instance, true).await;
+    let strict = gateway(&vnc, "127.0.0.3", instance, true).await;
     let token = nova_token(&strict, instance, "127.0.0.1", vnc.addr().port()).await;
     assert_eq!(status(&strict, &token).await, 401);
+    assert_eq!(check_reason(&strict, &token).await, "moved");
 }

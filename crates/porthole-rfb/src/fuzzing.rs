@@ -128,3 +128,17 @@ pub fn messages(data: &[u8]) {
     while ClientMessage::read(&mut r).is_ok() {}
     let _ = ServerInit::read(&mut Reader::new(data));
 }
+
+/// Feeds a view-only session's browser bytes to the filter, in pieces whose size the first byte
+/// picks: no panic, and never more out than in (plus the ClientInit it rewrites).
+pub fn view_only(data: &[u8]) {
+    let Some((&step, rest)) = data.split_first() else { return };
+    let mut filter = crate::view_only::ViewOnlyFilter::new();
+    let mut out = Vec::new();
+    for piece in rest.chunks(usize::from(step).max(1)) {
+        if filter.feed(piece, &mut out).is_err() {
+            break;
+        }
+    }
+    assert!(out.len() <= rest.len());
+}

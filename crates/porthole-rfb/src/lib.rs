@@ -10,6 +10,7 @@
 //! - [`security`]: security type numbers, VeNCrypt subtypes, the VNC authentication response.
 //! - [`handshake`]: the security proxy's handshake, browser and server sides ([`handshake::ProxyHandshake`]),
 //!   and a VNC server's own handshake with its clients ([`handshake::ServerHandshake`]).
+//! - [`view_only`]: the filter that keeps a view-only session's browser from typing or clicking.
 //! - [`fuzzing`]: entry points for the fuzz targets.
 //! - [`error`]: [`Error`] and [`InvalidMessage`].
 
@@ -21,6 +22,7 @@ pub mod fuzzing;
 pub mod handshake;
 pub mod messages;
 pub mod security;
+pub mod view_only;
 
 pub use codec::Reader;
 pub use error::{Error, InvalidMessage, Result};

@@ -23,7 +23,12 @@ pub struct RfbClient<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> RfbClient<S> {
     /// RFB 3.8 handshake with security None and a shared ClientInit.
-    pub async fn handshake(mut io: S) -> std::io::Result<Self> {
+    pub async fn handshake(io: S) -> std::io::Result<Self> {
+        Self::handshake_with(io, true).await
+    }
+
+    /// RFB 3.8 handshake with security None; `shared` is ClientInit's flag.
+    pub async fn handshake_with(mut io: S, shared: bool) -> std::io::Result<Self> {
         let mut version = [0u8; 12];
         io.read_exact(&mut version).await?;
         ProtocolVersion::read(&mut Reader::new(&version)).map_err(std::io::Error::other)?;
@@ -52,7 +57,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RfbClient<S> {
             io.read_exact(&mut reason).await?;
             return Err(std::io::Error::other(format!("security result: failed: {}", String::from_utf8_lossy(&reason))));
         }
-        io.write_all(&[1]).await?;
+        io.write_all(&[u8::from(shared)]).await?;
         io.flush().await?;
         let mut head = vec![0u8; 24];
         io.read_exact(&mut head).await?;

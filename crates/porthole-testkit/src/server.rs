@@ -25,6 +25,7 @@ struct Shared {
     connections: AtomicUsize,
     live: AtomicUsize,
     received: Mutex<Vec<ClientMessage>>,
+    shared_flags: Mutex<Vec<bool>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -103,6 +104,11 @@ impl FakeVncServer {
         self.shared.received.lock().unwrap().clone()
     }
 
+    /// The shared flag of each ClientInit, in order (RFB mode).
+    pub fn shared_flags(&self) -> Vec<bool> {
+        self.shared.shared_flags.lock().unwrap().clone()
+    }
+
     /// Closes every live connection.
     pub fn close_all(&self) {
         for t in self.shared.tasks.lock().unwrap().drain(..) {
@@ -142,6 +148,7 @@ async fn serve(mut sock: TcpStream, mode: Mode, shared: &Shared) -> Result<(), p
             };
             let init = ServerInit { width, height, pixel_format: PixelFormat::rgbx8888(), name: b"fake".to_vec() };
             let conn = ServerConnection::accept(sock, security, init, DEFAULT_HANDSHAKE_TIMEOUT).await?;
+            shared.shared_flags.lock().unwrap().push(conn.shared());
             serve_rfb(conn, width, height, fixed, shared).await
         }
     }

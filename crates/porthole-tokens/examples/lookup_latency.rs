@@ -31,6 +31,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             internal_access_path: None,
             access_url_base: "http://127.0.0.1:6080/vnc_lite.html".into(),
             expires: i64::MAX,
+            view_only: false,
+            minted_by: None,
         };
         store.insert(&t.hash(), &info).await?;
         hashes.push(t.hash());

@@ -28,6 +28,23 @@ pub fn novnc_access_url(base: &str, token: &Token) -> Result<String> {
     Ok(url.into())
 }
 
+/// Builds a serial console URL the way Nova's serial proxy does: `<base>?token=<token>` (the base
+/// is a `ws://` or `wss://` URL; its other query parameters are kept).
+pub fn serial_access_url(base: &str, token: &Token) -> Result<String> {
+    let mut url = parse_base(base)?;
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().filter(|(k, _)| k != "token").collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs).append_pair("token", token.expose());
+    Ok(url.into())
+}
+
+/// The access URL of a console type: noVNC's page URL, or the serial WebSocket URL.
+pub fn access_url(console_type: crate::ConsoleType, base: &str, token: &Token) -> Result<String> {
+    match console_type {
+        crate::ConsoleType::Serial => serial_access_url(base, token),
+        _ => novnc_access_url(base, token),
+    }
+}
+
 /// Checks that a configured base is an absolute http(s) URL.
 pub fn parse_base(base: &str) -> Result<Url> {
     let url = Url::parse(base).map_err(|e| Error::AccessUrlBase { base: base.to_owned(), reason: e.to_string() })?;
@@ -40,6 +57,13 @@ pub fn parse_base(base: &str) -> Result<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serial_urls_are_novas() {
+        let t = Token::from_presented("T0k");
+        assert_eq!(serial_access_url("ws://127.0.0.1:6083/", &t).unwrap(), "ws://127.0.0.1:6083/?token=T0k");
+        assert_eq!(serial_access_url("wss://c.example/serial?x=1", &t).unwrap(), "wss://c.example/serial?x=1&token=T0k");
+    }
 
     fn url(base: &str) -> String {
         novnc_access_url(base, &Token::from_presented("T0k-en_1")).unwrap()

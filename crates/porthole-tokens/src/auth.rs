@@ -25,6 +25,10 @@ pub struct ConsoleTarget {
     pub console_type: ConsoleType,
     /// Where the proxy reaches it.
     pub endpoint: TokenEndpoint,
+    /// Watch only: the proxy drops the browser's input.
+    pub view_only: bool,
+    /// Who asks for it (an API key's name, or `cli`).
+    pub minted_by: Option<String>,
 }
 
 /// A freshly minted token and the URL to hand out.
@@ -55,10 +59,12 @@ impl ConsoleAuth {
             internal_access_path: None,
             access_url_base: base.to_owned(),
             expires: self.clock.now().saturating_add(ttl),
+            view_only: target.view_only,
+            minted_by: target.minted_by.clone(),
         };
         let token = Token::generate();
         self.store.insert(&token.hash(), &info).await?;
-        let url = access_url::novnc_access_url(base, &token)?;
+        let url = access_url::access_url(target.console_type, base, &token)?;
         Ok(Minted { token, url, info })
     }
 
@@ -129,6 +135,8 @@ mod tests {
             instance_uuid: Uuid::new_v4(),
             console_type: ConsoleType::Novnc,
             endpoint: TokenEndpoint::Tcp { host: "127.0.0.1".into(), port: 5900 },
+            view_only: false,
+            minted_by: None,
         }
     }
 

@@ -20,6 +20,10 @@ pub struct ConnectInfo {
     pub access_url_base: String,
     /// Expiry in epoch seconds; the token is valid while `expires > now`.
     pub expires: i64,
+    /// The proxy drops the browser's input (keys, pointer, clipboard): the console is only watched.
+    pub view_only: bool,
+    /// Who minted it: an API key's name, or `cli`; kept for the session history.
+    pub minted_by: Option<String>,
 }
 
 /// The kind of console a token opens; stored as Nova's names, `novnc` and `serial`.

@@ -22,6 +22,7 @@ pub struct ConfigArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run every role in one process: console pages, WebSocket proxy and token store.
+    #[command(after_help = crate::config::store_path::help())]
     Serve {
         #[command(flatten)]
         config: ConfigArg,
@@ -78,6 +79,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ConsoleCommand {
     /// Mint a token for an instance and print its access URL alone on stdout.
+    #[command(after_help = crate::config::store_path::help())]
     Url {
         #[command(flatten)]
         config: ConfigArg,
@@ -86,5 +88,12 @@ pub enum ConsoleCommand {
         /// Token lifetime in seconds (default: [consoleauth] token_ttl).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         ttl: Option<u64>,
+        /// A console that can only be watched: the proxy drops keys, pointer and clipboard.
+        #[arg(long, conflicts_with = "serial")]
+        view_only: bool,
+        /// The serial console (a WebSocket URL, as Nova's serial proxy gives; the terminal page's
+        /// URL is printed on stderr) instead of the VNC one.
+        #[arg(long)]
+        serial: bool,
     },
 }

@@ -14,11 +14,9 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:6080";
 pub const DEFAULT_LISTEN_NO_CONFIG: &str = "127.0.0.1:6080";
 /// Token lifetime in seconds (Nova's `[consoleauth] token_ttl`).
 pub const DEFAULT_TOKEN_TTL: u64 = 600;
-/// The embedded token store, in the working directory.
-pub const DEFAULT_STORE: &str = "sqlite://porthole.db";
 
 /// The whole configuration file.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub proxy: Proxy,
@@ -28,11 +26,39 @@ pub struct Config {
     pub targets: Vec<Target>,
     pub api: Api,
     pub audit: Audit,
+    pub log: Log,
+    pub serial_console: SerialConsole,
     pub nova: Nova,
 }
 
+/// `[serial_console]` (Nova's section name).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SerialConsole {
+    /// The WebSocket URL serial console URLs start with (Nova's `base_url`); derived from the
+    /// listener when unset.
+    pub base_url: Option<String>,
+}
+
+/// `[log]`.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Log {
+    /// `text` (default) or `json` (one object per line).
+    pub format: LogFormat,
+}
+
+/// `[log] format`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
 /// `[nova]`: serving the tokens a real Nova mints (`[consoleauth] store = "nova+…"`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Nova {
     /// Refuse a Nova token whose host is no `[[nodes]]` entry (by `proxyclient_address` or name),
@@ -41,7 +67,7 @@ pub struct Nova {
 }
 
 /// `[audit]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Audit {
     /// CIDRs where VNC listeners are not "exposed" (the management networks).
@@ -49,14 +75,14 @@ pub struct Audit {
 }
 
 /// `[api]`: the Nova-compatible REST API.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Api {
     pub keys: Vec<ApiKey>,
 }
 
 /// `[[api.keys]]`. `Debug` leaves the secret out.
-#[derive(Deserialize)]
+#[derive(PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKey {
     pub name: String,
@@ -71,7 +97,7 @@ impl std::fmt::Debug for ApiKey {
 }
 
 /// `role` of an API key.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ApiRole {
     Admin,
@@ -79,7 +105,7 @@ pub enum ApiRole {
 }
 
 /// `[[nodes]]`: a libvirt hypervisor.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Node {
     pub name: String,
@@ -106,15 +132,14 @@ fn default_proxyclient_address() -> String {
 }
 
 /// `[proxy]`: the listener (nova-novncproxy).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Proxy {
     pub listen: String,
     pub allowed_origins: Vec<String>,
-    /// Serve this directory instead of the project's console page (e.g. `/usr/share/novnc`).
+    /// Serve this directory as is instead of the console pages built into the binary (e.g.
+    /// `/usr/share/novnc`); it must exist.
     pub web_root: Option<PathBuf>,
-    /// The project's console page directory; found next to the sources or the binary when unset.
-    pub web_dir: Option<PathBuf>,
     pub connect_timeout: u64,
     /// Seconds a VNC server has to finish the security handshake (security proxy on).
     pub handshake_timeout: u64,
@@ -129,6 +154,14 @@ pub struct Proxy {
     pub request_timeout: u64,
     /// Who may frame the console page (CSP frame-ancestors sources).
     pub frame_ancestors: Vec<String>,
+    /// TLS certificate chain (PEM) for https/wss on the listener (Nova's `cert`).
+    pub cert: Option<PathBuf>,
+    /// Its private key (PEM) (Nova's `key`).
+    pub key: Option<PathBuf>,
+    /// Refuse plain HTTP (Nova's `ssl_only`); needs `cert` and `key`.
+    pub ssl_only: bool,
+    /// Addresses or CIDRs of reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Proxy {
@@ -137,7 +170,6 @@ impl Default for Proxy {
             listen: DEFAULT_LISTEN.to_owned(),
             allowed_origins: Vec::new(),
             web_root: None,
-            web_dir: None,
             connect_timeout: settings::DEFAULT_CONNECT_TIMEOUT.as_secs(),
             handshake_timeout: settings::DEFAULT_HANDSHAKE_TIMEOUT.as_secs(),
             idle_timeout: 0,
@@ -146,12 +178,16 @@ impl Default for Proxy {
             drain_timeout: settings::DEFAULT_DRAIN_TIMEOUT.as_secs(),
             request_timeout: settings::DEFAULT_REQUEST_TIMEOUT.as_secs(),
             frame_ancestors: vec!["'self'".into()],
+            cert: None,
+            key: None,
+            ssl_only: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
 
 /// `[vnc]`: console URLs and the VNC servers.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Vnc {
     /// The public URL of the console page; derived from `[proxy] listen` when unset.
@@ -197,7 +233,7 @@ impl Vnc {
 
 /// `[consoleauth]`: tokens, and the store's connection pool (durations in seconds; the defaults
 /// are porthole-tokens' `DEFAULT_*`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConsoleAuth {
     pub token_ttl: u64,
@@ -219,7 +255,7 @@ impl Default for ConsoleAuth {
         use porthole_tokens::store as s;
         ConsoleAuth {
             token_ttl: DEFAULT_TOKEN_TTL,
-            store: DEFAULT_STORE.into(),
+            store: store_path::default_store_url(),
             enforce_session_timeout: false,
             pool_max_connections: s::DEFAULT_MAX_CONNECTIONS,
             pool_min_connections: s::DEFAULT_MIN_CONNECTIONS,
@@ -250,7 +286,7 @@ impl ConsoleAuth {
 }
 
 /// `[[targets]]`: a VNC server not managed by libvirt. `Debug` leaves the password out.
-#[derive(Deserialize)]
+#[derive(PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     pub name: String,
@@ -333,6 +369,11 @@ impl Config {
         if self.proxy.listen.parse::<SocketAddr>().is_err() {
             p.push(format!("[proxy] listen = {:?} is not an address:port such as \"0.0.0.0:6080\"", self.proxy.listen));
         }
+        if let Some(root) = &self.proxy.web_root {
+            if !root.is_dir() {
+                p.push(format!("[proxy] web_root = {:?}: no such directory", root.display().to_string()));
+            }
+        }
         if self.proxy.connect_timeout == 0 {
             p.push("[proxy] connect_timeout must be at least 1 second".into());
         }
@@ -372,6 +413,7 @@ impl Config {
         if v.vencrypt_client_cert.is_some() != v.vencrypt_client_key.is_some() {
             p.push("[vnc] vencrypt_client_cert and vencrypt_client_key go together".into());
         }
+        self.tls_problems(&mut p);
         if self.proxy.handshake_timeout == 0 {
             p.push("[proxy] handshake_timeout must be at least 1 second".into());
         }
@@ -382,10 +424,17 @@ impl Config {
             p.push("[consoleauth] token_ttl must be at least 1 second".into());
         }
         let store = &self.consoleauth.store;
+        if store.is_empty() {
+            p.push(
+                "[consoleauth] store is not set and this user has no default (not root, and neither XDG_STATE_HOME nor HOME is set): \
+                 set store = \"sqlite:///PATH/porthole.db\""
+                    .into(),
+            );
+        }
         let known = ["sqlite:", "postgres://", "postgresql://"].iter().any(|s| store.starts_with(s))
             || store == "memory:"
             || porthole_tokens::store::is_nova_url(store);
-        if !known {
+        if !known && !store.is_empty() {
             p.push(format!(
                 "[consoleauth] store = {:?}: expected sqlite://PATH, postgres://USER@HOST/DATABASE or nova+mysql://… (Nova's database)",
                 porthole_tokens::store::redact(store)
@@ -522,6 +571,30 @@ impl Config {
     }
 
     /// Fails with every problem when there is any.
+    fn tls_problems(&self, p: &mut Vec<String>) {
+        let x = &self.proxy;
+        match (&x.cert, &x.key) {
+            (Some(_), None) | (None, Some(_)) => p.push("[proxy] cert and key go together".into()),
+            (None, None) if x.ssl_only => p.push("[proxy] ssl_only needs cert and key".into()),
+            _ => {}
+        }
+        for (name, path) in [("cert", &x.cert), ("key", &x.key)] {
+            if let Some(path) = path.as_ref().filter(|p| !p.is_file()) {
+                p.push(format!("[proxy] {name} = {:?}: no such file", path.display().to_string()));
+            }
+        }
+        for t in &x.trusted_proxies {
+            if parse_net(t).is_none() {
+                p.push(format!("[proxy] trusted_proxies: {t:?} is not an address or a CIDR such as \"10.0.0.0/8\""));
+            }
+        }
+    }
+
+    /// `[proxy] trusted_proxies` as networks (a bare address is a /32 or /128).
+    pub fn trusted_proxies(&self) -> Vec<ipnet::IpNet> {
+        self.proxy.trusted_proxies.iter().filter_map(|t| parse_net(t)).collect()
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         let problems = self.problems();
         if problems.is_empty() {
@@ -529,6 +602,10 @@ impl Config {
         }
         anyhow::bail!("{} problem(s):\n  {}", problems.len(), problems.join("\n  "))
     }
+}
+
+fn parse_net(s: &str) -> Option<ipnet::IpNet> {
+    s.parse::<ipnet::IpNet>().ok().or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 /// TOML errors come with a source excerpt over several lines; keep the first line and the message.
@@ -544,5 +621,8 @@ fn one_line(msg: &str) -> String {
 mod libvirt_uri;
 mod nova_conf;
 mod shape;
+#[cfg(test)]
+mod shipped_file;
+pub mod store_path;
 #[cfg(test)]
 mod tests;

@@ -116,6 +116,11 @@ impl LibvirtNode {
         &self.cfg
     }
 
+    /// Whether the node answers a trivial call.
+    pub async fn ping(&self) -> Result<()> {
+        self.call(|conn| conn.lib_version().map(|_| ()).map_err(CallError::from)).await
+    }
+
     /// Every domain of the node, running or not.
     pub async fn instances(&self) -> Result<Vec<Instance>> {
         let cfg = self.cfg.clone();

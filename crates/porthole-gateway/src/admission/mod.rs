@@ -19,15 +19,15 @@ mod token_source;
 
 pub(crate) use refusal::Refusal;
 
-use crate::live::{NotRegistered, SessionHandle};
+use crate::live::{NotRegistered, SessionHandle, Slot};
+use crate::recheck::Recheck;
 use crate::state::AppState;
 use http::header::{HOST, ORIGIN};
 use http::HeaderMap;
 use origin::{check_origin, OriginRequest};
 use porthole_tokens::store::Lookup;
 use porthole_tokens::{ConnectInfo, Token};
-use std::net::SocketAddr;
-use tokio::sync::OwnedSemaphorePermit;
+use std::net::{IpAddr, SocketAddr};
 
 /// What admission reads of a request.
 #[derive(Clone, Copy, Debug)]
@@ -36,8 +36,17 @@ pub(crate) struct Request<'a> {
     pub headers: &'a HeaderMap,
     /// The query string, where `?token=` is.
     pub query: Option<&'a str>,
-    /// The client's address.
+    /// The address the connection came from (a reverse proxy, perhaps).
     pub peer: SocketAddr,
+}
+
+/// What a session is for, as its log lines and the live list name it.
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    /// The instance's name.
+    pub name: String,
+    /// Its libvirt node, `None` for a static target.
+    pub node: Option<String>,
 }
 
 /// A request admitted as a session: everything the session needs, its slot and its registration.
@@ -49,7 +58,9 @@ pub(crate) struct Admitted {
     /// A prefix of the token's hash, for log lines.
     pub token_id: String,
     /// The `max_sessions` slot, held for the session's life.
-    pub slot: OwnedSemaphorePermit,
+    pub slot: Slot,
+    /// The instance, by name and node.
+    pub target: Target,
 }
 
 /// What the console page learns from [`check`].
@@ -61,29 +72,51 @@ pub(crate) struct Checked {
 
 /// Admits a WebSocket request, or says why not.
 pub(crate) async fn admit(state: &AppState, req: Request<'_>) -> Result<Admitted, Refusal> {
-    let token = cheap_checks(state, req)?;
-    let slot = state.slots.clone().try_acquire_owned().map_err(|_| Refusal::Busy)?;
+    let client = client_ip(state, req);
+    let token = cheap_checks(state, req, client)?;
+    let slot = state.live.try_slot(state.settings().max_sessions).ok_or(Refusal::Busy)?;
     let generation = state.live.generation();
-    let info = token_checks(state, req, &token).await?;
-    let session = state.live.register(info.instance_uuid, generation, req.peer).map_err(|e| match e {
+    let (info, target) = token_checks(state, req, client, &token).await?;
+    let session = state.live.register(info.instance_uuid, generation, client).map_err(|e| match e {
         NotRegistered::Revoked => Refusal::Revoked,
         NotRegistered::ShuttingDown => Refusal::ShuttingDown,
     })?;
-    Ok(Admitted { info, session, token_id: token.hash().short().to_owned(), slot })
+    Ok(Admitted { info, session, token_id: token.hash().short().to_owned(), slot, target })
 }
 
 /// The same checks as [`admit`], without taking a slot or registering; a full proxy says so.
 pub(crate) async fn check(state: &AppState, req: Request<'_>) -> Result<Checked, Refusal> {
-    let token = cheap_checks(state, req)?;
-    if state.slots.available_permits() == 0 {
+    let client = client_ip(state, req);
+    let token = cheap_checks(state, req, client)?;
+    if !state.live.has_slot(state.settings().max_sessions) {
         return Err(Refusal::Busy);
     }
-    let info = token_checks(state, req, &token).await?;
+    let (info, _) = token_checks(state, req, client, &token).await?;
     Ok(Checked { info })
 }
 
+/// The client: the peer, or, when the peer is a trusted proxy, the nearest address in
+/// `X-Forwarded-For` that is not one (a client cannot forge its way past a trusted proxy).
+pub(crate) fn client_ip(state: &AppState, req: Request<'_>) -> IpAddr {
+    let trusted = &state.settings().trusted_proxies;
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let mut client = req.peer.ip();
+    if !is_trusted(&client) {
+        return client;
+    }
+    let hops = req.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
+    let hops: Vec<IpAddr> = hops.filter_map(|h| h.trim().parse().ok()).collect();
+    for hop in hops.into_iter().rev() {
+        client = hop;
+        if !is_trusted(&hop) {
+            break;
+        }
+    }
+    client
+}
+
 /// Headers, throttling: everything that needs neither the store nor libvirt.
-fn cheap_checks(state: &AppState, req: Request<'_>) -> Result<Token, Refusal> {
+fn cheap_checks(state: &AppState, req: Request<'_>, client: IpAddr) -> Result<Token, Refusal> {
     let single = |name| {
         let mut values = req.headers.get_all(name).iter();
         match (values.next(), values.next()) {
@@ -94,8 +127,8 @@ fn cheap_checks(state: &AppState, req: Request<'_>) -> Result<Token, Refusal> {
     let host = single(HOST).map_err(|()| Refusal::Malformed("more than one Host header"))?;
     let origin = single(ORIGIN).map_err(|()| Refusal::Malformed("more than one Origin header"))?;
     let origin_req = OriginRequest { origin, host, forwarded_proto: forwarded_proto(req.headers) };
-    origin::check_origin_host(origin_req, &state.settings.allowed_origins).map_err(Refusal::Origin)?;
-    if state.throttle.is_throttled(req.peer.ip()) {
+    origin::check_origin_host(origin_req, &state.settings().allowed_origins).map_err(Refusal::Origin)?;
+    if state.throttle.is_throttled(client) {
         return Err(Refusal::Throttled);
     }
     let token = token_source::token_from_request(req.query, req.headers).ok_or(Refusal::MissingToken)?;
@@ -103,12 +136,12 @@ fn cheap_checks(state: &AppState, req: Request<'_>) -> Result<Token, Refusal> {
 }
 
 /// The token, the Origin's scheme against its console URL, the endpoint.
-async fn token_checks(state: &AppState, req: Request<'_>, token: &Token) -> Result<ConnectInfo, Refusal> {
+async fn token_checks(state: &AppState, req: Request<'_>, client: IpAddr, token: &Token) -> Result<(ConnectInfo, Target), Refusal> {
     let lookup = state.auth.lookup(token).await.map_err(|e| Refusal::StoreDown(e.to_string()))?;
     let info = match lookup {
         Lookup::Valid(info) => info,
         failed => {
-            state.throttle.charge(req.peer.ip());
+            state.throttle.charge(client);
             return Err(match failed {
                 Lookup::Expired => Refusal::Expired,
                 Lookup::Revoked => Refusal::Revoked,
@@ -121,13 +154,15 @@ async fn token_checks(state: &AppState, req: Request<'_>, token: &Token) -> Resu
         host: req.headers.get(HOST).map(|v| v.as_bytes()),
         forwarded_proto: forwarded_proto(req.headers),
     };
-    check_origin(origin_req, &state.settings.allowed_origins, &info.access_url_base).map_err(Refusal::Origin)?;
-    match crate::recheck::endpoint_matches(state.inventory.as_ref(), state.settings.endpoint_check, &info).await {
-        Ok(true) => {}
-        Ok(false) => return Err(Refusal::Moved),
+    check_origin(origin_req, &state.settings().allowed_origins, &info.access_url_base).map_err(Refusal::Origin)?;
+    let target = match crate::recheck::recheck(state.inventory().as_ref(), state.settings().endpoint_check, &info).await {
+        Ok(Recheck::Serves(Some(instance))) => Target { name: instance.name, node: instance.node },
+        // A Nova token on a host that no node is: the instance is known by its UUID only.
+        Ok(Recheck::Serves(None)) => Target { name: info.instance_uuid.to_string(), node: None },
+        Ok(Recheck::Moved) => return Err(Refusal::Moved),
         Err(e) => return Err(Refusal::NodeDown(e.to_string())),
-    }
-    Ok(info)
+    };
+    Ok((info, target))
 }
 
 fn forwarded_proto(headers: &HeaderMap) -> Option<&[u8]> {

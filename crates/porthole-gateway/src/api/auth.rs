@@ -41,7 +41,8 @@ pub(crate) fn find_key<'a>(keys: &'a [ApiKey], presented: &[u8]) -> Option<&'a A
 /// Middleware: 401 without a valid `X-Auth-Token`; otherwise the [`Caller`] goes into extensions.
 pub(crate) async fn require_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let presented = req.headers().get("x-auth-token").map(|v| v.as_bytes().to_vec());
-    let key = presented.as_deref().and_then(|p| find_key(&state.settings.api_keys, p));
+    let settings = state.settings();
+    let key = presented.as_deref().and_then(|p| find_key(&settings.api_keys, p));
     match key {
         Some(k) => {
             req.extensions_mut().insert(Caller { name: k.name.clone(), role: k.role });

@@ -4,13 +4,13 @@
 use super::auth::Caller;
 use super::error::{ApiError, BadRequestBody, ConflictBody, ForbiddenBody, NotFoundBody, UnauthorizedBody, UnavailableBody};
 use super::servers::by_id;
-use crate::mint::{mint_console, ConsoleError};
+use crate::mint::{mint_console, ConsoleError, MintRequest};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use porthole_tokens::{Token, TokenEndpoint};
+use porthole_tokens::{ConsoleType, Token, TokenEndpoint};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -21,13 +21,17 @@ const TYPES: [&str; 7] = ["novnc", "xvpvnc", "spice-html5", "spice-direct", "ser
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RemoteConsoleSpec {
-    /// `vnc` (spice, serial, rdp and mks are refused with 400).
+    /// `vnc` or `serial` (spice, rdp and mks are refused with 400).
     #[schema(example = "vnc")]
     pub protocol: String,
-    /// `novnc`.
+    /// `novnc` (with `vnc`) or `serial` (with `serial`).
     #[serde(rename = "type")]
     #[schema(example = "novnc")]
     pub kind: String,
+    /// Porthole extension: a console that can only be watched (the proxy drops keys, pointer
+    /// and clipboard). VNC only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub view_only: bool,
 }
 
 /// `{"remote_console": {"protocol": "vnc", "type": "novnc"}}`.
@@ -112,17 +116,18 @@ fn store_error(e: porthole_tokens::Error) -> ApiError {
     }
 }
 
-async fn novnc_url(state: &AppState, caller: &Caller, id: &str) -> Result<String, ApiError> {
+async fn console_url(state: &AppState, caller: &Caller, id: &str, console_type: ConsoleType, view_only: bool) -> Result<String, ApiError> {
     let instance = by_id(state, id).await?;
-    let s = &state.settings;
-    let minted = mint_console(state.inventory.as_ref(), &state.auth, &instance.uuid.to_string(), &s.console_base_url, s.token_ttl)
-        .await
-        .map_err(|e| match e {
-            ConsoleError::Lookup(l) => ApiError::Unavailable(l.to_string()),
-            ConsoleError::Store(s) => store_error(s),
-            other => ApiError::Conflict(format!("{other}.")),
-        })?;
-    tracing::info!(instance = %instance.uuid, key = %caller.name, "console URL minted through the API");
+    let s = state.settings();
+    let key = instance.uuid.to_string();
+    let base = if console_type == ConsoleType::Serial { &s.serial_base_url } else { &s.console_base_url };
+    let req = MintRequest { key: &key, base, ttl: s.token_ttl, console_type, view_only, minted_by: Some(caller.name.clone()) };
+    let minted = mint_console(state.inventory().as_ref(), &state.auth, &req).await.map_err(|e| match e {
+        ConsoleError::Lookup(l) => ApiError::Unavailable(l.to_string()),
+        ConsoleError::Store(s) => store_error(s),
+        other => ApiError::Conflict(format!("{other}.")),
+    })?;
+    tracing::info!(instance = %instance.name, uuid = %instance.uuid, key = %caller.name, console = %console_type, view_only, "console URL minted through the API");
     Ok(minted.1.url)
 }
 
@@ -138,16 +143,19 @@ pub(crate) async fn create(
     body: Bytes,
 ) -> Result<Json<RemoteConsoleDoc>, ApiError> {
     let req: RemoteConsoleRequest = parse_json(&body)?;
-    let RemoteConsoleSpec { protocol, kind } = req.remote_console;
+    let RemoteConsoleSpec { protocol, kind, view_only } = req.remote_console;
     if !PROTOCOLS.contains(&protocol.as_str()) || !TYPES.contains(&kind.as_str()) {
         return Err(ApiError::BadRequest(format!(
             "Invalid input: protocol {protocol:?} or type {kind:?} is not one of {PROTOCOLS:?} / {TYPES:?}."
         )));
     }
-    if (protocol.as_str(), kind.as_str()) != ("vnc", "novnc") {
-        return Err(ApiError::BadRequest(format!("Unavailable console type {kind}.")));
-    }
-    let url = novnc_url(&state, &caller, &id).await?;
+    let console_type = match (protocol.as_str(), kind.as_str()) {
+        ("vnc", "novnc") => ConsoleType::Novnc,
+        ("serial", "serial") if !view_only => ConsoleType::Serial,
+        ("serial", "serial") => return Err(ApiError::BadRequest("view_only is for VNC consoles.".into())),
+        _ => return Err(ApiError::BadRequest(format!("Unavailable console type {kind}."))),
+    };
+    let url = console_url(&state, &caller, &id, console_type, view_only).await?;
     Ok(Json(RemoteConsoleDoc { remote_console: RemoteConsole { protocol, kind, url } }))
 }
 
@@ -167,18 +175,20 @@ pub(crate) async fn action(
     let (Some(name), None) = (keys.next(), keys.next()) else {
         return Err(ApiError::BadRequest("Malformed request body: exactly one action expected.".into()));
     };
-    if name != "os-getVNCConsole" {
-        return Err(ApiError::BadRequest(format!("There is no such action: {name}")));
-    }
     let kind = req[name].get("type").and_then(|t| t.as_str()).map(str::to_owned);
     let valid_shape = req[name].as_object().is_some_and(|o| o.len() == 1);
-    match kind.as_deref() {
-        Some("novnc") if valid_shape => {}
-        Some("xvpvnc") if valid_shape => return Err(ApiError::BadRequest("Invalid console type xvpvnc".into())),
-        _ => return Err(ApiError::BadRequest("Invalid input: os-getVNCConsole needs {\"type\": \"novnc\"}.".into())),
-    }
-    let url = novnc_url(&state, &caller, &id).await?;
-    Ok(Json(LegacyConsoleDoc { console: LegacyConsole { kind: "novnc".into(), url } }))
+    let console_type = match (name.as_str(), kind.as_deref()) {
+        ("os-getVNCConsole", Some("novnc")) if valid_shape => ConsoleType::Novnc,
+        ("os-getVNCConsole", Some("xvpvnc")) if valid_shape => return Err(ApiError::BadRequest("Invalid console type xvpvnc".into())),
+        ("os-getVNCConsole", _) => return Err(ApiError::BadRequest("Invalid input: os-getVNCConsole needs {\"type\": \"novnc\"}.".into())),
+        ("os-getSerialConsole", Some("serial")) if valid_shape => ConsoleType::Serial,
+        ("os-getSerialConsole", _) => {
+            return Err(ApiError::BadRequest("Invalid input: os-getSerialConsole needs {\"type\": \"serial\"}.".into()))
+        }
+        _ => return Err(ApiError::BadRequest(format!("There is no such action: {name}"))),
+    };
+    let url = console_url(&state, &caller, &id, console_type, false).await?;
+    Ok(Json(LegacyConsoleDoc { console: LegacyConsole { kind: console_type.to_string(), url } }))
 }
 
 /// Revokes every console token of the server and closes its live sessions (code 1008). Nova's

@@ -71,5 +71,5 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .merge(authenticated)
         .layer(middleware::from_fn(version::microversion))
         // A whole request, body included, is bounded: a body sent a byte a second is cut off.
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(http::StatusCode::REQUEST_TIMEOUT, state.settings.request_timeout))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(http::StatusCode::REQUEST_TIMEOUT, state.settings().request_timeout))
 }

@@ -118,7 +118,7 @@ fn name_matches(filter: &str, name: &str) -> bool {
 }
 
 async fn filtered(state: &AppState, q: &ListQuery) -> Vec<Instance> {
-    let mut all = state.inventory.instances().await;
+    let mut all = state.inventory().instances().await;
     if let Some(f) = &q.name {
         all.retain(|i| name_matches(f, &i.name));
     }
@@ -150,7 +150,7 @@ pub(crate) async fn detail(State(state): State<AppState>, headers: HeaderMap, Qu
 pub(crate) async fn by_id(state: &AppState, id: &str) -> Result<Instance, ApiError> {
     let not_found = || ApiError::NotFound(format!("Instance {id} could not be found."));
     let uuid = Uuid::parse_str(id).map_err(|_| not_found())?;
-    match state.inventory.find_by_uuid(uuid).await {
+    match state.inventory().find_by_uuid(uuid).await {
         Ok(i) => Ok(i),
         Err(porthole_compute::LookupError::NotFound(_)) => Err(not_found()),
         Err(e) => Err(ApiError::Unavailable(e.to_string())),

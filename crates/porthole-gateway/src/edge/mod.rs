@@ -4,11 +4,15 @@
 //! sessions for `drain_timeout`, tells the rest "Going away" (1001), and returns.
 
 mod check;
+mod health;
 mod pages;
 mod router;
+mod stream;
+mod tls;
 mod upgrade;
 
 pub use router::router;
+pub use tls::tls_server_config;
 
 use crate::live::Policy;
 use crate::state::AppState;
@@ -45,7 +49,12 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
         let _ = tcp.set_nodelay(true);
         let router = router.clone();
         let mut stop = stop_rx.clone();
+        let settings = state.settings();
         connections.spawn(async move {
+            let io = match stream::accept(tcp, settings.tls.clone(), settings.ssl_only).await {
+                Ok(io) => io,
+                Err(e) => return tracing::debug!(%peer, cause = %e, "connection not taken"),
+            };
             let service = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                 tower::ServiceExt::oneshot(router.clone(), req.map(axum::body::Body::new))
@@ -53,7 +62,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
             // The timer gives hyper its default 30 s limit for reading a request's headers.
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                .serve_connection(hyper_util::rt::TokioIo::new(io), service)
                 .with_upgrades();
             tokio::pin!(conn);
             tokio::select! {
@@ -67,7 +76,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     state.live.stop_admitting();
     let _ = stop_tx.send(true);
     let live = state.live.count();
-    let drain = state.settings.drain_timeout;
+    let drain = state.settings().drain_timeout;
     tracing::info!(live, drain_s = drain.as_secs_f32(), "shutting down: no new consoles; live ones may go on for the drain time");
     if tokio::time::timeout(drain, state.live.wait_empty()).await.is_err() {
         let told = state.live.end_all(Policy::Shutdown);

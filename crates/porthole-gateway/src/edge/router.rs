@@ -14,10 +14,11 @@ use tower_http::trace::TraceLayer;
 /// All routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(super::health::healthz))
+        .route("/readyz", get(super::health::readyz))
         .route("/console/check", post(super::check::console_check))
         .merge(crate::api::routes(&state))
-        .merge(super::pages::routes(&state.settings))
+        .merge(super::pages::routes(&state.settings()))
         .layer(middleware::from_fn_with_state(state.clone(), super::upgrade::upgrade_or_next))
         // The span records the path only: the query may hold a token. Refusals and failures are
         // logged where they happen, at the level they deserve, not as errors here.
@@ -30,10 +31,6 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(middleware::from_fn(refuse_double_slash))
         .with_state(state)
-}
-
-async fn healthz() -> &'static str {
-    "ok\n"
 }
 
 /// Paths starting with `//` are refused before anything else (CVE-2021-3654, open redirect).

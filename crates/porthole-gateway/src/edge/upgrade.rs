@@ -2,6 +2,7 @@
 //! then [`crate::admission`]), refused with a status or answered `101`, and its connection handed
 //! to a session once hyper lets go of it.
 
+use super::stream::BrowserStream;
 use crate::admission::{self, Refusal};
 use crate::session;
 use crate::state::AppState;
@@ -9,14 +10,13 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
-use http::header::{CACHE_CONTROL, SEC_WEBSOCKET_VERSION};
+use http::header::{CACHE_CONTROL, CONNECTION, SEC_WEBSOCKET_VERSION};
 use http::{HeaderValue, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use porthole_ws::handshake;
 use porthole_ws::WsConn;
 use std::net::SocketAddr;
-use tokio::net::TcpStream;
 
 /// Middleware: console connections go to [`websocket`], everything else on.
 pub(crate) async fn upgrade_or_next(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -29,7 +29,8 @@ pub(crate) async fn upgrade_or_next(State(state): State<AppState>, req: Request,
 
 /// The answer to a refused console request (the status, and one line saying why).
 pub(crate) fn refusal_response(r: &Refusal) -> Response {
-    let mut res = (r.status(), [(CACHE_CONTROL, "no-store")], r.message()).into_response();
+    // The connection is closed after a refusal: it asked for an upgrade, not for more requests.
+    let mut res = (r.status(), [(CACHE_CONTROL, "no-store"), (CONNECTION, "close")], r.message()).into_response();
     if matches!(r, Refusal::WrongVersion) {
         res.headers_mut().insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
     }
@@ -66,7 +67,7 @@ async fn websocket(state: AppState, req: Request) -> Response {
             Ok(u) => u,
             Err(e) => return tracing::debug!(cause = %e, "WebSocket upgrade failed"),
         };
-        match upgraded.downcast::<TokioIo<TcpStream>>() {
+        match upgraded.downcast::<TokioIo<BrowserStream>>() {
             Ok(io) => session::run(WsConn::new(io.io.into_inner(), io.read_buf), admitted, state).await,
             Err(_) => tracing::error!("WebSocket upgrade on a connection of an unexpected type; closing it"),
         }

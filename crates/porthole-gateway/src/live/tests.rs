@@ -2,8 +2,8 @@
 
 use super::*;
 
-fn addr() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 40000))
+fn addr() -> IpAddr {
+    IpAddr::from([127, 0, 0, 1])
 }
 
 #[tokio::test]

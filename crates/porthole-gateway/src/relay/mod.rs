@@ -14,6 +14,8 @@
 use crate::end::{EndKind, SessionEnd, Side};
 use crate::live::{Counters, Policy};
 use bytes::{Buf as _, Bytes, BytesMut};
+use offer::Offer;
+use porthole_rfb::view_only::ViewOnlyFilter;
 use porthole_ws::conn::MAX_QUEUED;
 use porthole_ws::{Event, Transport, WsConn};
 use std::future::Future as _;
@@ -59,6 +61,12 @@ pub(crate) struct Relay<B, V> {
     heard_from_vnc: bool,
     vnc_blocked_since: Option<Instant>,
     browser_blocked_since: Option<Instant>,
+    /// The server's first bytes, watched for its security offer (relay mode); `None` once known.
+    sniff: Option<Offer>,
+    /// What the sniff learned.
+    offer: Option<Offer>,
+    /// A view-only session's filter of the browser's messages.
+    view_only: Option<ViewOnlyFilter>,
 }
 
 impl<B: Transport, V: Transport> Relay<B, V> {
@@ -80,7 +88,43 @@ impl<B: Transport, V: Transport> Relay<B, V> {
             heard_from_vnc: limits.first_bytes.is_none(),
             vnc_blocked_since: None,
             browser_blocked_since: None,
+            sniff: None,
+            offer: None,
+            view_only: None,
         }
+    }
+
+    /// Passes on first what the browser sent during the security handshake.
+    pub(crate) fn set_early(&mut self, early: Bytes) -> Result<(), SessionEnd> {
+        self.to_vnc = self.filter(early)?;
+        Ok(())
+    }
+
+    /// Filters the browser's messages: only what viewing needs reaches the server (the filter
+    /// starts at ClientInit, so set it before [`set_early`](Self::set_early)).
+    pub(crate) fn view_only(mut self) -> Self {
+        self.view_only = Some(ViewOnlyFilter::new());
+        self
+    }
+
+    /// The browser's payload as it may go to the server.
+    fn filter(&mut self, data: Bytes) -> Result<Bytes, SessionEnd> {
+        let Some(filter) = &mut self.view_only else { return Ok(data) };
+        let mut out = Vec::with_capacity(data.len() + 1);
+        filter.feed(&data, &mut out).map_err(|e| browser(EndKind::Rfb(e.to_string())))?;
+        Ok(Bytes::from(out))
+    }
+
+    /// Watches the server's first bytes for its security offer (relay mode, where the browser
+    /// and the server negotiate between themselves).
+    pub(crate) fn sniff_offer(mut self) -> Self {
+        self.sniff = Some(Offer::default());
+        self
+    }
+
+    /// What the server offered, if the sniff saw it.
+    pub(crate) fn offer(&self) -> Option<&Offer> {
+        self.offer.as_ref()
     }
 
     /// The browser's WebSocket, for the close that follows the relay.
@@ -147,7 +191,7 @@ impl<B: Transport, V: Transport> Relay<B, V> {
         loop {
             match self.ws.next_event() {
                 Ok(Some(Event::Data(d))) => {
-                    self.to_vnc = d;
+                    self.to_vnc = self.filter(d)?;
                     return Ok(true);
                 }
                 Ok(Some(Event::Close(_))) => return Err(browser(EndKind::Closed)),
@@ -181,6 +225,11 @@ impl<B: Transport, V: Transport> Relay<B, V> {
             self.chunk = (self.chunk / 2).max(FIRST_READ_CHUNK);
         }
         let payload = self.rbuf.split();
+        if let Some(sniff) = &mut self.sniff {
+            if !sniff.feed(&payload) {
+                self.offer = self.sniff.take();
+            }
+        }
         self.ws.start_frame(payload);
         Ok(true)
     }
@@ -259,5 +308,6 @@ fn browser(kind: EndKind) -> SessionEnd {
     SessionEnd::new(Side::Browser, kind)
 }
 
+mod offer;
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@ pub(crate) fn close_frame(end: &SessionEnd) -> Option<(u16, Cow<'static, str>)> 
     match (&end.side, &end.kind) {
         (_, EndKind::Policy(p)) => Some(policy_frame(*p)),
         (Side::Browser, EndKind::Protocol(e)) => Some((close_code::PROTOCOL_ERROR, e.to_string().into())),
+        (Side::Browser, EndKind::Rfb(_)) => Some((close_code::PROTOCOL_ERROR, "Invalid RFB message".into())),
         (Side::Browser, EndKind::Handshake(_)) => Some((close_code::POLICY, "Security negotiation refused".into())),
         (Side::Browser, _) => None,
         (Side::VncServer, EndKind::Closed) => Some((close_code::NORMAL, "VNC server closed the connection".into())),
@@ -19,6 +20,7 @@ pub(crate) fn close_frame(end: &SessionEnd) -> Option<(u16, Cow<'static, str>)> 
         (Side::VncServer, EndKind::Silent(d)) => server(format!("VNC server sent nothing within {:.1} s", d.as_secs_f32()).into()),
         (Side::VncServer, EndKind::Unreachable(_)) => server("VNC server unreachable".into()),
         (Side::VncServer, EndKind::Handshake(_)) => server("VNC server failed: security negotiation".into()),
+        (Side::VncServer, EndKind::AuthRequired(_)) => server("VNC server requires authentication".into()),
         (Side::VncServer, _) => server("VNC server failed".into()),
         (Side::Proxy, _) => server("Proxy error".into()),
     }
@@ -42,6 +44,7 @@ fn policy_frame(p: Policy) -> (u16, Cow<'static, str>) {
         Policy::InstanceStopped => "Instance stopped",
         Policy::Expired => "Token expired",
         Policy::Idle => "Idle timeout",
+        Policy::TakenOver => "Serial console taken over by another session",
         Policy::Shutdown => return (close_code::GOING_AWAY, "Going away".into()),
     };
     (close_code::POLICY, reason.into())

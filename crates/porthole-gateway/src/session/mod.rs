@@ -6,12 +6,13 @@
 mod close;
 
 use crate::admission::Admitted;
-use crate::end::{SessionEnd, Side};
+use crate::end::{EndKind, SessionEnd, Side};
 use crate::live::Policy;
 use crate::relay::{Limits, Relay};
+use crate::settings::Settings;
 use crate::state::AppState;
 use crate::upstream;
-use porthole_tokens::ConnectInfo;
+use porthole_tokens::{ConnectInfo, ConsoleType};
 use porthole_ws::{Transport, WsConn};
 use std::future::poll_fn;
 use std::sync::atomic::Ordering;
@@ -56,43 +57,65 @@ impl Policies {
 
 /// Runs an admitted session on an upgraded WebSocket until it ends.
 pub(crate) async fn run<B: Transport>(ws: WsConn<B>, admitted: Admitted, state: AppState) {
-    let span = tracing::info_span!("session", id = admitted.session.info.id, peer = %admitted.session.info.client,
-        instance = %admitted.info.instance_uuid, token_id = %admitted.token_id);
+    let span = tracing::info_span!("session", id = admitted.session.info.id, client = %admitted.session.info.client,
+        instance = %admitted.target.name, node = admitted.target.node.as_deref().unwrap_or("-"),
+        uuid = %admitted.info.instance_uuid, token_id = %admitted.token_id);
     lifecycle(ws, admitted, state).instrument(span).await;
 }
 
 async fn lifecycle<B: Transport>(mut ws: WsConn<B>, admitted: Admitted, state: AppState) {
-    let Admitted { info, session, token_id: _, slot: _slot } = admitted;
+    let Admitted { info, session, token_id: _, slot: _slot, target: _ } = admitted;
+    // The settings this session runs under; a reload applies to sessions admitted after it.
+    let settings = state.settings();
+    let inventory = state.inventory();
     let _registered = session.registration;
     let started = Instant::now();
     let counters = session.info.counters.clone();
-    let mut policies = Policies { ended: session.ended, expiry: expiry(&state, &info) };
+    let mut policies = Policies { ended: session.ended, expiry: expiry(&state, &settings, &info) };
     let end = tokio::select! {
         biased;
         why = policies.next() => Err(SessionEnd::policy(why)),
-        vnc = upstream::connect(&mut ws, &info, state.inventory.as_ref(), &state.settings) => vnc,
+        vnc = upstream::connect(&mut ws, &info, inventory.as_ref(), &settings) => vnc,
     };
     let (mut ws, mut end) = match end {
         Err(end) => (ws, end),
-        Ok(vnc) => {
-            tracing::info!("session started");
-            let settings = &state.settings;
+        Ok(connected) => {
+            tracing::info!(view_only = info.view_only, "session started");
             let limits = Limits {
                 idle: settings.idle_timeout,
                 stall: settings.stall_timeout,
-                // In relay mode nothing has come from the server yet; the security proxy already heard it.
-                first_bytes: (!settings.security.enabled()).then_some(settings.security.timeout),
+                // In relay mode nothing has come from the VNC server yet (the security proxy already
+                // heard it); a serial console may well be silent.
+                first_bytes: (!connected.secured && info.console_type == ConsoleType::Novnc).then_some(settings.security.timeout),
             };
-            let mut relay = Relay::new(ws, vnc, limits, counters.clone());
-            let end = tokio::select! {
-                biased;
-                why = policies.next() => SessionEnd::policy(why),
-                end = poll_fn(|cx| relay.poll(cx)) => end,
+            let mut relay = Relay::new(ws, connected.vnc, limits, counters.clone());
+            if !connected.secured && info.console_type == ConsoleType::Novnc {
+                relay = relay.sniff_offer();
+            }
+            if info.view_only {
+                relay = relay.view_only();
+            }
+            let end = match relay.set_early(connected.early) {
+                Err(end) => end,
+                Ok(()) => tokio::select! {
+                    biased;
+                    why = policies.next() => SessionEnd::policy(why),
+                    end = poll_fn(|cx| relay.poll(cx)) => end,
+                },
+            };
+            let end = match (end, relay.offer().and_then(|o| o.needs_authentication())) {
+                // The browser left during a handshake it could not finish (no ServerInit came).
+                (end, Some(types)) if end.side == Side::Browser && counters.to_browser.load(Ordering::Relaxed) < 1024 => {
+                    SessionEnd::new(Side::VncServer, EndKind::AuthRequired(types.to_vec()))
+                }
+                (end, _) => end,
             };
             (relay.into_browser(), end)
         }
     };
-    if end.is_server_gone() {
+    if taken_over(&end) {
+        end = SessionEnd::policy(Policy::TakenOver);
+    } else if end.is_server_gone() {
         end = why_server_gone(&state, &info, &mut policies).await.unwrap_or(end);
     }
     close(&mut ws, &end).await;
@@ -111,9 +134,14 @@ async fn lifecycle<B: Transport>(mut ws: WsConn<B>, admitted: Admitted, state: A
     }
 }
 
+/// Whether a serial console ended because another session took it over.
+fn taken_over(end: &SessionEnd) -> bool {
+    matches!(&end.kind, EndKind::Failed(e) if matches!(porthole_compute::ConsoleError::from_io(e), Some(porthole_compute::ConsoleError::TakenOver)))
+}
+
 /// When the token expires, if the session must end then.
-fn expiry(state: &AppState, info: &ConnectInfo) -> Option<Instant> {
-    state.settings.enforce_session_timeout.then(|| {
+fn expiry(state: &AppState, settings: &Settings, info: &ConnectInfo) -> Option<Instant> {
+    settings.enforce_session_timeout.then(|| {
         let left = info.expires.saturating_sub(state.auth.clock().now());
         Instant::now() + Duration::from_secs(u64::try_from(left).unwrap_or(0))
     })
@@ -123,12 +151,12 @@ fn expiry(state: &AppState, info: &ConnectInfo) -> Option<Instant> {
 /// still watching the policies) to tell the two apart, so that a stopped VM's sessions end with
 /// "Instance stopped" as its revoked tokens do, whichever of the read or the write failed first.
 async fn why_server_gone(state: &AppState, info: &ConnectInfo, policies: &mut Policies) -> Option<SessionEnd> {
-    if !state.inventory.managed(info.instance_uuid).await {
+    if !state.inventory().managed(info.instance_uuid).await {
         return None;
     }
     let deadline = Instant::now() + STOP_GRACE;
     while Instant::now() < deadline {
-        if let Ok(false) = crate::recheck::endpoint_matches(state.inventory.as_ref(), state.settings.endpoint_check, info).await {
+        if let Ok(false) = crate::recheck::endpoint_matches(state.inventory().as_ref(), state.settings().endpoint_check, info).await {
             return Some(SessionEnd::policy(Policy::InstanceStopped));
         }
         tokio::select! {

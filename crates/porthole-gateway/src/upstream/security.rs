@@ -8,7 +8,7 @@ pub use tls::{tls_config, TlsSettings};
 
 use super::VncStream;
 use crate::settings::SecuritySettings;
-use bytes::{Buf as _, BytesMut};
+use bytes::{Buf as _, Bytes, BytesMut};
 use porthole_rfb::handshake::{Culprit, Failure, Outcome, ProxyHandshake, Side, Step};
 use porthole_ws::{Transport, WsConn};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -23,15 +23,16 @@ pub(crate) struct HandshakeError {
     pub browser_fault: bool,
 }
 
-/// Runs the security handshake; on success, bytes the browser sent early have gone to the server
-/// and bytes the server sent after its SecurityResult have gone to the browser.
+/// Runs the security handshake; on success, bytes the server sent after its SecurityResult have
+/// gone to the browser, and the bytes the browser sent early (its ClientInit, perhaps more) come
+/// back with the stream for the relay to pass on (a view-only session filters them).
 pub(crate) async fn secure<B: Transport>(
     ws: &mut WsConn<B>,
     upstream: VncStream,
     settings: &SecuritySettings,
     password: Option<Vec<u8>>,
     server_name: &str,
-) -> Result<VncStream, HandshakeError> {
+) -> Result<(VncStream, Bytes), HandshakeError> {
     let deadline = Instant::now() + settings.timeout;
     let mut hs = ProxyHandshake::new(settings.schemes.clone(), password);
     let mut up = Some(upstream);
@@ -90,19 +91,15 @@ pub(crate) async fn secure<B: Transport>(
 
 async fn hand_over<B: Transport>(
     ws: &mut WsConn<B>,
-    mut up: VncStream,
+    up: VncStream,
     server: BytesMut,
     tenant: BytesMut,
-) -> Result<VncStream, HandshakeError> {
-    let fail = |log: String| HandshakeError { log, browser_fault: false };
-    if !tenant.is_empty() {
-        up.write_all(&tenant).await.map_err(|e| fail(format!("writing to the VNC server: {e}")))?;
-        up.flush().await.map_err(|e| fail(format!("writing to the VNC server: {e}")))?;
-    }
+) -> Result<(VncStream, Bytes), HandshakeError> {
     if !server.is_empty() {
+        let fail = |log: String| HandshakeError { log, browser_fault: false };
         ws.send_binary(&server).await.map_err(|e| fail(format!("writing to the browser: {e}")))?;
     }
-    Ok(up)
+    Ok((up, tenant.freeze()))
 }
 
 async fn carry_out<B: Transport>(

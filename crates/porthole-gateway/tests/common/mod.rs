@@ -38,10 +38,21 @@ pub async fn start(targets: &[(&str, SocketAddr)], settings: Settings) -> Gatewa
 
 /// Starts the gateway on any inventory; `targets` is what `mint` looks names up in.
 pub async fn start_with(targets: StaticTargets, inventory: Arc<dyn porthole_gateway::inventory::Inventory>, settings: Settings) -> Gateway {
-    let inventory_for_state = inventory;
-    let inventory = targets;
     let store = Arc::new(MemoryStore::new());
     let auth = ConsoleAuth::new(store.clone(), Clock::System);
+    start_full(targets, inventory, settings, auth, store).await
+}
+
+/// Starts the gateway with a token authority of the test's choosing (`store` is then only kept).
+pub async fn start_full(
+    targets: StaticTargets,
+    inventory: Arc<dyn porthole_gateway::inventory::Inventory>,
+    settings: Settings,
+    auth: ConsoleAuth,
+    store: Arc<MemoryStore>,
+) -> Gateway {
+    let inventory_for_state = inventory;
+    let inventory = targets;
     let state = AppState::new(settings, auth.clone(), inventory_for_state);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -79,8 +90,17 @@ impl Gateway {
         self.served.take().expect("stopped once")
     }
 
+    /// Mints a view-only token for a target by name.
+    pub async fn mint_view_only(&self, name: &str) -> Minted {
+        self.mint_with(name, Duration::from_secs(600), true).await
+    }
+
     /// Mints a token valid for `ttl` for a target by name.
     pub async fn mint_ttl(&self, name: &str, ttl: Duration) -> Minted {
+        self.mint_with(name, ttl, false).await
+    }
+
+    async fn mint_with(&self, name: &str, ttl: Duration, view_only: bool) -> Minted {
         use porthole_gateway::inventory::Inventory as _;
         let inst = self.inventory.find(name).await.unwrap();
         let ep = inst.vnc.unwrap();
@@ -88,6 +108,8 @@ impl Gateway {
             instance_uuid: inst.uuid,
             console_type: porthole_tokens::ConsoleType::Novnc,
             endpoint: porthole_gateway::mint::token_endpoint(&ep),
+            view_only,
+            minted_by: Some("test".into()),
         };
         self.auth.authorize(&target, &self.base(), ttl).await.unwrap()
     }
@@ -141,9 +163,4 @@ pub async fn wait_for(cond: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("condition not reached within 5 s");
-}
-
-/// The repository's web/ directory (the console page).
-pub fn web_dir() -> std::path::PathBuf {
-    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web"))
 }

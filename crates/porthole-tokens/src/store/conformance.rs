@@ -15,6 +15,8 @@ fn info(instance: Uuid, expires: i64) -> ConnectInfo {
         internal_access_path: None,
         access_url_base: "http://127.0.0.1:6080/vnc_lite.html".into(),
         expires,
+        view_only: false,
+        minted_by: None,
     }
 }
 
@@ -102,6 +104,8 @@ pub async fn fields_round_trip(store: &dyn TokenStore) {
     i.endpoint = TokenEndpoint::Tcp { host: "2001:db8::7".into(), port: u16::MAX };
     i.internal_access_path = Some("xyz".into());
     i.access_url_base = "https://console.example.com/vnc_auto.html?path=a%2Fb".into();
+    i.view_only = true;
+    i.minted_by = Some("ops-key".into());
     store.insert(&t.hash(), &i).await.unwrap();
     assert_eq!(store.validate(&t.hash(), 0).await.unwrap(), Some(i));
 }

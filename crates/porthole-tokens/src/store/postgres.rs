@@ -68,7 +68,7 @@ fn postgres_error(e: sqlx::Error) -> Error {
 }
 
 const LOOKUP: &str = "SELECT instance_uuid, console_type, endpoint_kind, host, port, node, internal_access_path, access_url_base, \
-                      expires, revoked_at FROM console_auth_tokens WHERE token_hash = $1";
+                      expires, revoked_at, view_only, minted_by FROM console_auth_tokens WHERE token_hash = $1";
 
 fn decode(row: &PgRow, now: i64) -> Result<Lookup> {
     let kind: String = row.try_get("endpoint_kind")?;
@@ -81,6 +81,8 @@ fn decode(row: &PgRow, now: i64) -> Result<Lookup> {
         internal_access_path: row.try_get("internal_access_path")?,
         access_url_base: row.try_get("access_url_base")?,
         expires: row.try_get("expires")?,
+        view_only: row.try_get("view_only")?,
+        minted_by: row.try_get("minted_by")?,
     };
     Ok(Lookup::of_row(info, row.try_get("revoked_at")?, now))
 }
@@ -91,7 +93,7 @@ impl TokenStore for PostgresStore {
         let (kind, host, port, node) = endpoint_columns(&info.endpoint);
         sqlx::query(
             "INSERT INTO console_auth_tokens (token_hash, instance_uuid, console_type, endpoint_kind, host, port, node, \
-             internal_access_path, access_url_base, expires) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             internal_access_path, access_url_base, expires, view_only, minted_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(hash.as_str())
         .bind(info.instance_uuid)
@@ -103,6 +105,8 @@ impl TokenStore for PostgresStore {
         .bind(&info.internal_access_path)
         .bind(&info.access_url_base)
         .bind(info.expires)
+        .bind(info.view_only)
+        .bind(&info.minted_by)
         .execute(&self.pool)
         .await
         .map_err(postgres_error)?;

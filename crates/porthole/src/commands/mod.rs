@@ -2,38 +2,31 @@
 
 mod audit;
 mod instances;
+mod reload;
+mod serve;
 
 use crate::cli::{Command, ConfigArg, ConsoleCommand};
+use crate::config::store_path::DefaultStore;
 use crate::config::Config;
 use anyhow::Context as _;
 use porthole_compute::{Compute, Endpoint, StaticTargets};
-use porthole_demo::DemoServer;
-use porthole_gateway::settings::EndpointCheck;
-use porthole_gateway::{AppState, Settings};
-use porthole_tokens::auth::{ConsoleTarget, DEFAULT_PURGE_INTERVAL};
-use porthole_tokens::{open_store, Clock, ConsoleAuth, ConsoleType, TokenEndpoint};
+use porthole_gateway::mint::MintRequest;
+use porthole_tokens::{open_store, Clock, ConsoleAuth, ConsoleType};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tracing::{info, warn};
 
 /// Runs one command.
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { config, demo, nova_config } => {
-            let (config, notes) = match nova_config.is_empty() {
-                true => (load(&config)?, Vec::new()),
-                false => Config::load_with_nova(config.config.as_deref(), &nova_config)?,
-            };
-            for note in notes {
-                warn!("nova.conf: {note}");
-            }
-            serve(config, demo).await?
+        Command::Serve { config: arg, demo, nova_config } => {
+            let config = load_serve(&arg, &nova_config)?;
+            serve::serve(arg.config.clone(), nova_config, config, demo).await?
         }
-        Command::Console(ConsoleCommand::Url { config, instance, ttl }) => console_url(load(&config)?, &instance, ttl).await?,
+        Command::Console(ConsoleCommand::Url { config, instance, ttl, view_only, serial }) => {
+            console_url(load(&config)?, &instance, ttl, view_only, serial).await?
+        }
         Command::List { config, json } => {
             let config = load(&config)?;
             return instances::list(&compute(&config), &config.audit_policy(), json).await;
@@ -53,10 +46,38 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Loads the configuration (or the defaults without `-c`) and sets up logging as it says; before
+/// that, problems go to stderr as one line from `main`.
 fn load(arg: &ConfigArg) -> anyhow::Result<Config> {
-    match &arg.config {
-        Some(path) => Config::load(path),
-        None => Ok(Config::no_file()),
+    let config = match &arg.config {
+        Some(path) => Config::load(path)?,
+        None => Config::no_file(),
+    };
+    crate::telemetry::init(config.log.format);
+    Ok(config)
+}
+
+/// `serve`'s configuration: `-c` over the nova.conf files of `--nova-config` (if any), logging set
+/// up, and what nova.conf has that Porthole does not take logged.
+fn load_serve(arg: &ConfigArg, nova: &[PathBuf]) -> anyhow::Result<Config> {
+    if nova.is_empty() {
+        return load(arg);
+    }
+    let (config, notes) = Config::load_with_nova(arg.config.as_deref(), nova)?;
+    crate::telemetry::init(config.log.format);
+    for note in notes {
+        tracing::warn!("nova.conf: {note}");
+    }
+    Ok(config)
+}
+
+/// The configuration again, for a reload: `-c` over the nova.conf files; `None` when there is no
+/// file to read.
+fn reload_config(path: Option<&Path>, nova: &[PathBuf]) -> Option<anyhow::Result<Config>> {
+    match (path, nova.is_empty()) {
+        (_, false) => Some(Config::load_with_nova(path, nova).map(|(config, _)| config)),
+        (Some(path), true) => Some(Config::load(path)),
+        (None, true) => None,
     }
 }
 
@@ -72,6 +93,9 @@ fn compute(config: &Config) -> Compute {
 }
 
 async fn open_auth(config: &Config) -> anyhow::Result<ConsoleAuth> {
+    if let Some(default) = DefaultStore::for_this_user().filter(|d| d.url() == config.consoleauth.store) {
+        default.create_dir().with_context(|| format!("creating the token store's directory {}", default.dir.display()))?;
+    }
     let store = open_store(&config.consoleauth.store, &config.consoleauth.store_options()).await.context("[consoleauth] store")?;
     Ok(ConsoleAuth::new(store, Clock::System))
 }
@@ -81,15 +105,11 @@ fn base_url(config: &Config, listen: SocketAddr) -> String {
     if let Some(base) = &config.vnc.novncproxy_base_url {
         return base.clone();
     }
-    let host = match listen.ip() {
-        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
-        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-        ip => ip.to_string(),
-    };
-    format!("http://{host}:{}/vnc_lite.html", listen.port())
+    let (scheme, host_port) = host_port(config, listen);
+    format!("{scheme}://{host_port}/vnc_lite.html")
 }
 
-async fn console_url(config: Config, instance: &str, ttl: Option<u64>) -> anyhow::Result<()> {
+async fn console_url(config: Config, instance: &str, ttl: Option<u64>, view_only: bool, serial: bool) -> anyhow::Result<()> {
     if config.nova_store() {
         anyhow::bail!(
             "the token store is Nova's database, where Nova mints and purges console tokens (read-only here): \
@@ -98,177 +118,49 @@ async fn console_url(config: Config, instance: &str, ttl: Option<u64>) -> anyhow
     }
     let auth = open_auth(&config).await?;
     let ttl = Duration::from_secs(ttl.unwrap_or(config.consoleauth.token_ttl));
-    let base = base_url(&config, config.listen()?);
-    let (_, minted) = porthole_gateway::mint::mint_console(&compute(&config), &auth, instance, &base, ttl).await?;
-    println!("{}", minted.url);
-    Ok(())
-}
-
-/// Each console holds two sockets (browser and VNC server): raises the soft limit on open files to
-/// the hard one, as many servers do, and warns when even that cannot hold `max_sessions`.
-fn raise_open_files(max_sessions: usize) {
-    let wanted = u64::try_from(max_sessions).unwrap_or(u64::MAX).saturating_mul(2).saturating_add(64);
-    match rlimit::increase_nofile_limit(wanted) {
-        Ok(limit) if limit < wanted => warn!(
-            open_files = limit,
-            max_sessions,
-            "the open-files limit holds about {} consoles, fewer than [proxy] max_sessions; raise the hard limit (ulimit -Hn, LimitNOFILE=)",
-            limit.saturating_sub(64) / 2
-        ),
-        Ok(limit) => tracing::debug!(open_files = limit, "open-files limit"),
-        Err(e) => warn!(cause = %e, "could not read or raise the open-files limit"),
-    }
-}
-
-async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
-    if demo && config.nova_store() {
-        anyhow::bail!("--demo mints a console token, and the token store is Nova's database (read-only): leave out --demo");
-    }
     let listen = config.listen()?;
-    raise_open_files(config.proxy.max_sessions);
-    let auth = open_auth(&config).await?;
-    let mut inventory = compute(&config);
-    let demo_server = match demo {
-        true => {
-            let d = DemoServer::start(SocketAddr::from(([127, 0, 0, 1], 0))).await.context("starting the demo VNC server")?;
-            inventory.targets_mut().push("demo", Endpoint::tcp("127.0.0.1", d.local_addr().port()));
-            Some(d)
-        }
-        false => None,
+    let (base, console_type) = match serial {
+        true => (serial_base_url(&config, listen), ConsoleType::Serial),
+        false => (base_url(&config, listen), ConsoleType::Novnc),
     };
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on [proxy] listen = {listen}"))?;
-    let bound = listener.local_addr()?;
-    let base = base_url(&config, bound);
-    audit::warn_exposed(&config);
-    let (gone_tx, gone_rx) = tokio::sync::mpsc::unbounded_channel();
-    inventory.watch_lifecycle(gone_tx).context("starting the libvirt lifecycle watchers")?;
-    let mut settings = settings(&config)?;
-    settings.console_base_url = base.clone();
-    let state = AppState::new(settings, auth.clone(), Arc::new(inventory));
-    tokio::spawn(end_consoles_of_gone_domains(state.clone(), gone_rx));
-    tokio::spawn(auth.clone().run_purger(DEFAULT_PURGE_INTERVAL));
-    info!(listen = %bound, nodes = config.nodes.len(), targets = config.targets.len(), "porthole is serving consoles");
-    if config.nova_store() {
-        say_nova_checks(&config);
+    let req = MintRequest { key: instance, base: &base, ttl, console_type, view_only, minted_by: Some("cli".into()) };
+    let (_, minted) = porthole_gateway::mint::mint_console(&compute(&config), &auth, &req).await?;
+    println!("{}", minted.url);
+    if serial {
+        let page = serial_page_url(&config, listen, minted.token.expose());
+        eprintln!("Open in a browser: {page}");
     }
-    if let Some(d) = &demo_server {
-        let target = ConsoleTarget {
-            instance_uuid: porthole_gateway::inventory::target_uuid("demo"),
-            console_type: ConsoleType::Novnc,
-            endpoint: TokenEndpoint::Tcp { host: "127.0.0.1".into(), port: d.local_addr().port() },
-        };
-        let minted = auth.authorize(&target, &base, Duration::from_secs(config.consoleauth.token_ttl)).await?;
-        eprintln!("Demo console (valid for {} s), open in a browser:", config.consoleauth.token_ttl);
-        println!("{}", minted.url);
-    }
-    porthole_gateway::serve(listener, state, shutdown_signal()).await.context("serving")?;
-    info!("porthole stopped");
     Ok(())
 }
 
-/// What a Nova store means for the endpoint re-check, said once at start.
-fn say_nova_checks(config: &Config) {
-    let store = porthole_tokens::store::redact(&config.consoleauth.store);
-    let nodes: Vec<String> = config.nodes.iter().map(|n| format!("{} ({})", n.name, n.proxyclient_address)).collect();
-    info!(%store, "serving the console tokens Nova mints, from Nova's database (read-only)");
-    match (nodes.is_empty(), config.nova.require_node_match) {
-        (true, false) => warn!(
-            "no [[nodes]]: Nova's tokens are accepted on the token alone and their VNC port is not re-checked \
-             (CVE-2013-0335); add the compute hosts as [[nodes]] (proxyclient_address = their [vnc] server_proxyclient_address)"
-        ),
-        (true, true) => warn!("no [[nodes]] and [nova] require_node_match is on: every Nova console will be refused"),
-        (false, strict) => info!(
-            nodes = %nodes.join(", "),
-            other_hosts = if strict { "refused" } else { "token alone" },
-            "Nova tokens are re-checked on the node their host names"
-        ),
+/// `[serial_console] base_url` (Nova's name), or the WebSocket URL of the listener.
+fn serial_base_url(config: &Config, listen: SocketAddr) -> String {
+    if let Some(base) = &config.serial_console.base_url {
+        return base.clone();
     }
+    let (scheme, host_port) = host_port(config, listen);
+    format!("{}://{host_port}/", if scheme == "https" { "wss" } else { "ws" })
 }
 
-/// Revokes tokens and closes sessions of domains that stopped, crashed or were undefined.
-async fn end_consoles_of_gone_domains(
-    state: AppState,
-    mut gone: tokio::sync::mpsc::UnboundedReceiver<porthole_compute::events::DomainGone>,
-) {
-    while let Some(g) = gone.recv().await {
-        match state.end_consoles(g.uuid, porthole_gateway::live::Policy::InstanceStopped).await {
-            Ok((revoked, closed)) => {
-                info!(node = %g.node, instance = %g.uuid, why = g.why, revoked, closed, "domain gone: consoles ended");
-            }
-            // Nova's database: Nova deletes the tokens; the live sessions were ended all the same.
-            Err(e) if e.is_read_only() => info!(node = %g.node, instance = %g.uuid, why = g.why, "domain gone: its live consoles ended"),
-            Err(e) => warn!(instance = %g.uuid, cause = %e, "revoking the tokens of a stopped domain failed"),
-        }
-    }
+/// The terminal page for a serial token, on the listener (or where novncproxy_base_url points).
+fn serial_page_url(config: &Config, listen: SocketAddr, token: &str) -> String {
+    let (scheme, host_port) = host_port(config, listen);
+    format!("{scheme}://{host_port}/serial.html?path=%3Ftoken%3D{token}")
 }
 
-fn settings(config: &Config) -> anyhow::Result<Settings> {
-    let web_dir = config.proxy.web_dir.clone().unwrap_or_else(default_web_dir);
-    if config.proxy.web_root.is_none() && !web_dir.join("node_modules/@novnc/novnc/core/rfb.js").is_file() {
-        warn!(dir = %web_dir.display(), "noVNC is not installed for the console page: run `npm ci --prefix web`");
+/// The scheme and `host:port` consoles are reached at: novncproxy_base_url's, else the listener's.
+fn host_port(config: &Config, listen: SocketAddr) -> (String, String) {
+    if let Some(url) = config.vnc.novncproxy_base_url.as_deref().and_then(|b| url::Url::parse(b).ok()) {
+        let host = url.host_str().unwrap_or("127.0.0.1").to_owned();
+        let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host };
+        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        return (url.scheme().to_owned(), format!("{host}{port}"));
     }
-    let p = &config.proxy;
-    let v = &config.vnc;
-    let tls = match &v.vencrypt_ca_certs {
-        Some(ca) => {
-            let files = porthole_gateway::TlsSettings {
-                ca_certs: ca.clone(),
-                client_cert: v.vencrypt_client_cert.clone(),
-                client_key: v.vencrypt_client_key.clone(),
-            };
-            Some(porthole_gateway::tls_config(&files).map_err(|e| anyhow::anyhow!("[vnc] VeNCrypt TLS: {e}"))?)
-        }
-        None => None,
+    let host = match listen.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        ip => ip.to_string(),
     };
-    let security =
-        porthole_gateway::settings::SecuritySettings { schemes: v.schemes(), tls, timeout: Duration::from_secs(p.handshake_timeout) };
-    Ok(Settings {
-        allowed_origins: p.allowed_origins.clone(),
-        web_dir,
-        web_root: p.web_root.clone(),
-        frame_ancestors: p.frame_ancestors.clone(),
-        connect_timeout: Duration::from_secs(p.connect_timeout),
-        idle_timeout: (p.idle_timeout > 0).then(|| Duration::from_secs(p.idle_timeout)),
-        stall_timeout: Duration::from_secs(p.stall_timeout),
-        drain_timeout: Duration::from_secs(p.drain_timeout),
-        request_timeout: Duration::from_secs(p.request_timeout),
-        max_sessions: p.max_sessions,
-        enforce_session_timeout: config.consoleauth.enforce_session_timeout,
-        api_keys: config.api_keys(),
-        console_base_url: String::new(),
-        token_ttl: Duration::from_secs(config.consoleauth.token_ttl),
-        security,
-        endpoint_check: match config.nova_store() {
-            true => EndpointCheck::NovaHosts { require_node_match: config.nova.require_node_match },
-            false => EndpointCheck::Inventory,
-        },
-    })
-}
-
-/// `web/` of the source tree this binary was built from, else `./web`.
-fn default_web_dir() -> PathBuf {
-    let built = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web"));
-    if built.join("console.html").is_file() {
-        return built.canonicalize().unwrap_or(built);
-    }
-    PathBuf::from("web")
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
-    info!("shutting down");
+    let scheme = if config.proxy.cert.is_some() { "https" } else { "http" };
+    (scheme.to_owned(), format!("{host}:{}", listen.port()))
 }

@@ -11,7 +11,7 @@
 //! | `[consoleauth] token_ttl`, `enforce_session_timeout` | `[consoleauth]` same names |
 //! | `[database] connection` | `[consoleauth] store = "nova+<connection>"` |
 //! | `[database] max_pool_size` | `[consoleauth] pool_max_connections` |
-//! | `[DEFAULT] ssl_only`, `cert`, `key` | `[proxy] ssl_only`, `cert`, `key` |
+//! | `[DEFAULT] ssl_only`, `cert`, `key` (the key from the cert file when unset) | `[proxy] ssl_only`, `cert`, `key` |
 //!
 //! Nova's deprecated spellings (`[DEFAULT] novncproxy_*`, `console_allowed_origins`,
 //! `console_token_ttl`) are read too. Options Porthole does not take are listed in [`NovaConf::notes`].
@@ -130,13 +130,7 @@ impl NovaConf {
     /// Porthole's keys from Nova's options.
     pub fn overlay(&self) -> anyhow::Result<Overlay> {
         let mut o = Overlay::default();
-        let mut set = |section: &str, key: &str, value: toml::Value| {
-            o.table
-                .entry(section)
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-                .as_table_mut()
-                .map(|t| t.insert(key.into(), value));
-        };
+        let mut set = |section: &str, key: &str, value: toml::Value| put(&mut o.table, section, key, value);
         // The listener: Nova's defaults when nova.conf does not say, as nova-novncproxy would bind.
         let ipv6 = self.get("DEFAULT", "source_is_ipv6", None)?.map(|v| oslo_bool("source_is_ipv6", &v)).transpose()?.unwrap_or(false);
         let host =
@@ -183,24 +177,24 @@ impl NovaConf {
         Ok(o)
     }
 
-    /// `[DEFAULT] ssl_only, cert, key` → `[proxy] ssl_only, cert, key` (Nova's names).
-    ///
-    /// TODO(issue 12): `[proxy] cert`, `key`, `ssl_only` arrive with the TLS listener. Until that
-    /// branch is merged they are not Porthole keys, so a nova.conf that asks for TLS is refused
-    /// rather than served in the clear; once merged, replace the refusal with
-    /// `set("proxy", "cert" | "key" | "ssl_only", …)`.
+    /// `[DEFAULT] ssl_only, cert, key` → `[proxy] ssl_only, cert, key` (Nova's names). Nova serves
+    /// TLS when its cert file exists (default `self.pem` in its working directory, not taken here)
+    /// and reads the key from the cert file when `key` is unset; a cert that names no file means
+    /// plain HTTP unless `ssl_only`, where both refuse to start.
     fn tls(&self, o: &mut Overlay) -> anyhow::Result<()> {
         let ssl_only = self.get("DEFAULT", "ssl_only", None)?.map(|v| oslo_bool("[DEFAULT] ssl_only", &v)).transpose()?.unwrap_or(false);
-        // Nova's default cert is `self.pem` in the working directory, used only when it exists.
         let cert = self.get("DEFAULT", "cert", None)?;
-        if ssl_only || cert.as_deref().is_some_and(|c| Path::new(c).is_file()) {
-            anyhow::bail!(
-                "nova.conf asks for TLS ([DEFAULT] ssl_only / cert): this build of Porthole cannot take [proxy] cert, key and ssl_only \
-                 yet; terminate TLS in front of it or remove them"
-            );
+        let key = self.get("DEFAULT", "key", None)?;
+        if ssl_only {
+            put(&mut o.table, "proxy", "ssl_only", true.into());
         }
-        if cert.is_some() {
-            o.notes.push("[DEFAULT] cert names no file: served without TLS, as nova-novncproxy would".into());
+        match cert {
+            Some(cert) if ssl_only || Path::new(&cert).is_file() => {
+                put(&mut o.table, "proxy", "key", key.unwrap_or_else(|| cert.clone()).into());
+                put(&mut o.table, "proxy", "cert", cert.into());
+            }
+            Some(_) => o.notes.push("[DEFAULT] cert names no file: served without TLS, as nova-novncproxy would".into()),
+            None => {}
         }
         Ok(())
     }
@@ -220,6 +214,13 @@ impl NovaConf {
             }
         }
         Ok(())
+    }
+}
+
+/// `[section] key = value` in a TOML table.
+fn put(table: &mut toml::Table, section: &str, key: &str, value: toml::Value) {
+    if let toml::Value::Table(t) = table.entry(section).or_insert_with(|| toml::Value::Table(toml::Table::new())) {
+        t.insert(key.into(), value);
     }
 }
 

@@ -180,6 +180,9 @@ impl Row {
             internal_access_path: self.internal_access_path.filter(|p| !p.is_empty()),
             access_url_base: self.access_url_base.unwrap_or_default(),
             expires: i64::from(self.expires),
+            // Nova has no view-only consoles; the session history says who minted it.
+            view_only: false,
+            minted_by: Some("nova".into()),
         }))
     }
 }

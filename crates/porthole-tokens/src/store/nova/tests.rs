@@ -10,7 +10,7 @@ fn row(expires: i32) -> Row {
     Row {
         instance_uuid: "0b0d3c58-2d5c-4f7a-9d2b-6a8f8f5f3e11".into(),
         console_type: "novnc".into(),
-        host: "10.0.0.11".into(),
+        host: "127.0.0.11".into(),
         port: 5901,
         internal_access_path: None,
         access_url_base: Some("https://cloud.example.com:6080/vnc_lite.html".into()),
@@ -24,7 +24,7 @@ fn a_row_maps_onto_connect_info() {
     let Lookup::Valid(info) = row(1_000).lookup(999).unwrap() else { panic!("not valid") };
     assert_eq!(info.instance_uuid, Uuid::parse_str("0b0d3c58-2d5c-4f7a-9d2b-6a8f8f5f3e11").unwrap());
     assert_eq!(info.console_type, ConsoleType::Novnc);
-    assert_eq!(info.endpoint, TokenEndpoint::Tcp { host: "10.0.0.11".into(), port: 5901 });
+    assert_eq!(info.endpoint, TokenEndpoint::Tcp { host: "127.0.0.11".into(), port: 5901 });
     assert_eq!(info.access_url_base, "https://cloud.example.com:6080/vnc_lite.html");
     assert_eq!((info.internal_access_path, info.expires), (None, 1_000));
 }
@@ -78,7 +78,7 @@ impl Fixture {
         let token = Token::from_presented(&Uuid::new_v4().to_string());
         self.exec(&format!(
             "INSERT INTO console_auth_tokens (token_hash, console_type, host, port, instance_uuid, expires, access_url_base) \
-             VALUES ('{}', '{console_type}', '192.0.2.7', {port}, '{instance}', {expires}, 'http://127.0.0.1:6080/vnc_lite.html')",
+             VALUES ('{}', '{console_type}', '127.0.0.7', {port}, '{instance}', {expires}, 'http://127.0.0.1:6080/vnc_lite.html')",
             token.hash().as_str()
         ))
         .await;
@@ -95,7 +95,7 @@ async fn reads_nova_tokens_by_nova_rules(var: &str) {
     let spice = f.token(a, "spice-html5", 5907, now + 600).await;
     let of_b = f.token(b, "novnc", 5908, now + 600).await;
     let Lookup::Valid(info) = f.store.lookup(&valid.hash(), now).await.unwrap() else { panic!("a valid Nova token was refused") };
-    assert_eq!((info.instance_uuid, info.endpoint.clone()), (a, TokenEndpoint::Tcp { host: "192.0.2.7".into(), port: 5907 }));
+    assert_eq!((info.instance_uuid, info.endpoint.clone()), (a, TokenEndpoint::Tcp { host: "127.0.0.7".into(), port: 5907 }));
     assert_eq!((info.expires, info.access_url_base.as_str()), (now + 600, "http://127.0.0.1:6080/vnc_lite.html"));
     assert_eq!(f.store.lookup(&expired.hash(), now).await.unwrap(), Lookup::Expired);
     assert!(f.store.lookup(&expired.hash(), now - 1).await.unwrap().valid().is_some(), "valid while expires > now");

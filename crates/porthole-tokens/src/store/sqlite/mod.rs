@@ -130,7 +130,7 @@ fn sqlite_error(e: sqlx::Error) -> Error {
 }
 
 const LOOKUP: &str = "SELECT instance_uuid, console_type, endpoint_kind, host, port, node, internal_access_path, access_url_base, \
-                      expires, revoked_at FROM console_auth_tokens WHERE token_hash = ?";
+                      expires, revoked_at, view_only, minted_by FROM console_auth_tokens WHERE token_hash = ?";
 
 fn decode(row: &SqliteRow, now: i64) -> Result<Lookup> {
     let uuid: String = row.try_get("instance_uuid")?;
@@ -143,6 +143,8 @@ fn decode(row: &SqliteRow, now: i64) -> Result<Lookup> {
         internal_access_path: row.try_get("internal_access_path")?,
         access_url_base: row.try_get("access_url_base")?,
         expires: row.try_get("expires")?,
+        view_only: row.try_get("view_only")?,
+        minted_by: row.try_get("minted_by")?,
     };
     Ok(Lookup::of_row(info, row.try_get("revoked_at")?, now))
 }
@@ -154,7 +156,7 @@ impl TokenStore for SqliteStore {
         let (kind, host, port, node) = endpoint_columns(&info.endpoint);
         sqlx::query(
             "INSERT INTO console_auth_tokens (token_hash, instance_uuid, console_type, endpoint_kind, host, port, node, \
-             internal_access_path, access_url_base, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             internal_access_path, access_url_base, expires, view_only, minted_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(hash.as_str())
         .bind(info.instance_uuid.to_string())
@@ -166,6 +168,8 @@ impl TokenStore for SqliteStore {
         .bind(&info.internal_access_path)
         .bind(&info.access_url_base)
         .bind(info.expires)
+        .bind(info.view_only)
+        .bind(&info.minted_by)
         .execute(&self.pool)
         .await
         .map_err(sqlite_error)?;

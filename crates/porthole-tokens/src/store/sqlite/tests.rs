@@ -39,6 +39,8 @@ fn info(instance: Uuid) -> ConnectInfo {
         internal_access_path: None,
         access_url_base: "http://127.0.0.1:6080/vnc_lite.html".into(),
         expires: i64::MAX,
+        view_only: false,
+        minted_by: None,
     }
 }
 

@@ -96,13 +96,26 @@ fn mistakes_are_one_line_each() {
 }
 
 #[test]
-fn tls_asked_for_is_refused_until_the_listener_has_it() {
-    // TODO(issue 12): with [proxy] cert/key/ssl_only merged, these map instead.
-    let e = conf("[DEFAULT]\nssl_only = true\ncert = /etc/nova/console.pem\n").overlay().unwrap_err().to_string();
-    assert!(e.contains("TLS"), "{e}");
+fn tls_maps_onto_the_listener_by_novas_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("console.pem");
+    std::fs::write(&pem, "-----BEGIN CERTIFICATE-----\n").unwrap();
+    let pem = pem.to_str().unwrap();
+    // The key in the cert file, as Nova allows: the same file for both.
+    let t = toml::Value::Table(conf(&format!("[DEFAULT]\nssl_only = true\ncert = {pem}\n")).overlay().unwrap().table);
+    assert_eq!(
+        (t["proxy"]["cert"].as_str(), t["proxy"]["key"].as_str(), t["proxy"]["ssl_only"].as_bool()),
+        (Some(pem), Some(pem), Some(true))
+    );
+    let t = toml::Value::Table(conf(&format!("[DEFAULT]\ncert = {pem}\nkey = /etc/nova/key.pem\n")).overlay().unwrap().table);
+    assert_eq!((t["proxy"]["key"].as_str(), t["proxy"].get("ssl_only")), (Some("/etc/nova/key.pem"), None));
+    // A cert that names no file: plain HTTP, as nova-novncproxy; with ssl_only, mapped, and Porthole's check refuses it.
     let o = conf("[DEFAULT]\ncert = /nonexistent/self.pem\nweb = /usr/share/novnc\n").overlay().unwrap();
+    assert!(toml::Value::Table(o.table.clone()).get("proxy").and_then(|p| p.get("cert")).is_none());
     assert!(o.notes.iter().any(|n| n.contains("without TLS")), "{:?}", o.notes);
     assert!(o.notes.iter().any(|n| n.contains("web_root")), "{:?}", o.notes);
+    let t = toml::Value::Table(conf("[DEFAULT]\nssl_only = true\ncert = /nonexistent/self.pem\n").overlay().unwrap().table);
+    assert_eq!(t["proxy"]["cert"].as_str(), Some("/nonexistent/self.pem"));
 }
 
 #[test]
