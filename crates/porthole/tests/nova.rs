@@ -78,3 +78,54 @@ fn serve_on_an_unreachable_nova_database_fails_without_the_password() {
     let err = one_line_error(&out, &["token store unavailable", &format!("127.0.0.1:{port}")]);
     assert!(!err.contains("s3cret"), "{err}");
 }
+
+/// `porthole serve --nova-config` on Nova's database (scripts/nova-up.sh): it says what it checks,
+/// and SIGHUP re-reads nova.conf with porthole.toml.
+#[test]
+#[ignore = "needs MariaDB"]
+fn serve_on_novas_database_says_what_it_checks_and_sighup_rereads_nova_conf() {
+    use std::io::BufRead as _;
+    use std::sync::{Arc, Mutex};
+    let url = std::env::var("PORTHOLE_TEST_NOVA_MYSQL_URL")
+        .expect("PORTHOLE_TEST_NOVA_MYSQL_URL is not set: `eval \"$(scripts/nova-up.sh)\"` sets it");
+    let connection = url.strip_prefix("nova+").unwrap().to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let nova = dir.path().join("nova.conf");
+    let conf = |origins: &str| {
+        format!("[vnc]\nnovncproxy_host = 127.0.0.1\nnovncproxy_port = {port}\n[console]\nallowed_origins = {origins}\n[database]\nconnection = {connection}\n")
+    };
+    std::fs::write(&nova, conf("a.example")).unwrap();
+    let config = dir.path().join("porthole.toml");
+    std::fs::write(&config, "[log]\nformat = \"text\"\n").unwrap();
+    let mut child = Command::new(PORTHOLE)
+        .args(["serve", "-c", config.to_str().unwrap(), "--nova-config", nova.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (sink, stderr) = (log.clone(), child.stderr.take().unwrap());
+    std::thread::spawn(move || std::io::BufReader::new(stderr).lines().map_while(Result::ok).for_each(|l| sink.lock().unwrap().push(l)));
+    let wait_for = |what: &str| {
+        for _ in 0..300 {
+            if log.lock().unwrap().iter().any(|l| l.contains(what)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
+        panic!("{what:?} not logged within 15 s:\n{}", log.lock().unwrap().join("\n"));
+    };
+    wait_for("serving the console tokens Nova mints");
+    wait_for("no [[nodes]]: Nova's tokens are accepted on the token alone");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(), "listening where nova.conf says");
+    std::fs::write(&nova, conf("a.example,b.example")).unwrap();
+    assert!(Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap().success());
+    wait_for("configuration reloaded");
+    let reloaded = log.lock().unwrap().iter().find(|l| l.contains("configuration reloaded")).cloned().unwrap();
+    assert!(reloaded.contains("allowed_origins"), "{reloaded}");
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+}
