@@ -3,6 +3,8 @@
 Usage: python3 bench/report.py [RUNS] [FRAMES] [PINGS]   (defaults 5, 300, 3000)
 Runs quick.sh with BENCH_CRATES=1 (the WebSocket crate comparison rows), BENCH_TLS=1 (TLS in Porthole and
 in nginx in front of it; BENCH_TLS=0 to skip) and BENCH_BIG (9950).
+With BENCH_NOVA=1 in the environment, also the real nova-novncproxy and Porthole on Nova's database
+(see bench/quick.sh); `BENCH_NOVA=1 python3 bench/report.py`.
 """
 import os
 import platform
@@ -107,7 +109,10 @@ lines += [
     "| path | throughput MB/s | 1×1 round trip p50 µs | added over direct | p99 µs | proxy CPU s per GB |",
     "|---|---|---|---|---|---|",
 ]
-for name in ["direct", "floor", "websockify", "porthole", "porthole+sp", "porthole-tls", "nginx-tls", "tungstenite", "fastwebsockets"]:
+NOVA = ["nova-novncproxy", "porthole+nova"]
+measured_nova = [n for n in NOVA if ("throughput", n) in rows]
+for name in ["direct", "floor", "websockify", "porthole", "porthole+sp", "porthole-tls", "nginx-tls", "tungstenite",
+             "fastwebsockets"] + measured_nova:
     p50 = median("throughput", name, "rtt_p50_us")
     added = f"{p50 - ld:.0f} µs" if p50 is not None and ld is not None and name != "direct" else "–"
     lines.append(f"| {name} | {med('throughput', name, 'mb_per_s')} | {med('throughput', name, 'rtt_p50_us', '{:.0f}')} | {added} | "
@@ -122,7 +127,7 @@ lines += ["", "`floor` is a bare TCP relay between the same client and server (t
           "", "## Connections and idle sessions", "",
           "| path | set-up per s | set-up p50 | p99 | KiB per idle session | sessions | alive |",
           "|---|---|---|---|---|---|---|"]
-for name in ["websockify", "porthole", "porthole+sp"]:
+for name in ["websockify", "porthole", "porthole+sp"] + [n for n in NOVA if ("setup", n) in rows]:
     lines.append(f"| {name} | {med('setup', name, 'per_s')} | {med('setup', name, 'p50_us', '{:.0f}')} µs | "
                  f"{med('setup', name, 'p99_us', '{:.0f}')} µs | {med('idle', name, 'kib_per_session', '{:.1f}')} | "
                  f"{med('idle', name, 'sessions')} | {med('idle', name, 'alive')} |")
@@ -134,6 +139,20 @@ lines += ["", "`porthole+sp` is Porthole with the RFB security proxy on (`auth_s
           "of the proxy and its children per idle session, every session answering a 1×1 update afterwards.",
           "10,000 sessions cannot be held here: a proxied session holds two sockets and the hard limit on open",
           "files is 20,000 per process, which root cannot raise in this sandbox (no CAP_SYS_RESOURCE).", ""]
+if measured_nova:
+    nv = version(os.path.expanduser("~/.cache/porthole/nova-venv/bin/pip") + " show nova 2>/dev/null | sed -n 's/^Version: //p'")
+    ns, ps = median("setup", "nova-novncproxy", "per_s"), median("setup", "porthole+nova", "per_s")
+    nk, pk = median("idle", "nova-novncproxy", "kib_per_session"), median("idle", "porthole+nova", "kib_per_session")
+    lines += ["## Against nova-novncproxy", "",
+              f"`nova-novncproxy` is the real one (Nova {nv} from PyPI, websockify {version(os.path.expanduser('~/.cache/porthole/nova-venv/bin/pip') + ' show websockify 2>/dev/null | sed -n s/^Version:.//p')} in Nova's virtualenv), "
+              "started by bench/nova_novncproxy.py: its compute RPC `validate_console_port` is **answered in-process** "
+              "(no RabbitMQ, no nova-compute re-reading the domain XML), so it does less per connection than in production. "
+              "Its token was minted by Nova's own `ConsoleAuthToken.authorize` into MariaDB, and every connection looks it up "
+              "there and reads the instance row, as in production. `porthole+nova` is `porthole serve --nova-config` on the "
+              "same nova.conf and the same token (no `[[nodes]]`: the token alone, as the patched Nova).", ""]
+    if None not in (ns, ps, nk, pk):
+        lines += [f"- set-up rate: Porthole {ps:,.0f} /s vs nova-novncproxy {ns:,.1f} /s ({ps / ns:,.0f}×)",
+                  f"- memory per idle console: Porthole {pk:.1f} KiB vs nova-novncproxy {nk / 1024:,.1f} MiB", ""]
 # Issue 15: the time from opening a console URL to the first frame drawn, in Chromium.
 if os.environ.get("BENCH_FIRST_FRAME", "1") == "1":
     target_dir = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))

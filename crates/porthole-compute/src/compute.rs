@@ -4,7 +4,7 @@
 //! [`Survey::unreachable`], or in the lookup's error) and the rest keep working.
 
 use crate::instance::{Endpoint, Instance};
-use crate::inventory::{not_found, Inventory, LookupError, StaticTargets, Survey};
+use crate::inventory::{not_found, HostPort, Inventory, LookupError, StaticTargets, Survey};
 use crate::libvirt::{LibvirtNode, NodeConfig};
 use crate::upstream::Upstream;
 use async_trait::async_trait;
@@ -115,6 +115,35 @@ impl Inventory for Compute {
         }
         let i = self.find_by_uuid(instance).await.ok()?;
         i.graphics.and_then(|g| g.passwd).map(|p| p.0)
+    }
+
+    async fn console_port_on_host(&self, instance: Uuid, host: &str, port: u16) -> Result<HostPort, LookupError> {
+        let named: Vec<LibvirtNode> = self.nodes.iter().filter(|n| n.config().is_host(host)).cloned().collect();
+        if named.is_empty() {
+            return Ok(HostPort::NoNode);
+        }
+        let mut asks = JoinSet::new();
+        for node in named {
+            asks.spawn(async move { (node.config().name.clone(), node.instance(instance).await) });
+        }
+        let mut unreachable = Vec::new();
+        while let Some(joined) = asks.join_next().await {
+            match joined {
+                Ok((_, Ok(Some(found)))) => {
+                    let live_port = found.graphics.as_ref().and_then(|g| g.port);
+                    let matches = found.state.has_console() && live_port == Some(port);
+                    return Ok(if matches { HostPort::Matches(Box::new(found)) } else { HostPort::Moved });
+                }
+                Ok((_, Ok(None))) => {}
+                Ok((name, Err(e))) => unreachable.push((name, e.to_string())),
+                Err(e) => unreachable.push(("?".into(), e.to_string())),
+            }
+        }
+        if unreachable.is_empty() {
+            return Ok(HostPort::Moved);
+        }
+        unreachable.sort();
+        Err(not_found(&instance.to_string(), &unreachable))
     }
 
     async fn node_address(&self, node: &str) -> Option<String> {

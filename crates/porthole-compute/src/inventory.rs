@@ -107,6 +107,15 @@ pub trait Inventory: Send + Sync + 'static {
         false
     }
 
+    /// Nova's `validate_console_port`, answered from libvirt instead of nova-compute: whether
+    /// `instance` is a running domain on the node that `host` names (its `proxyclient_address`, or
+    /// its name) and the live domain XML has its VNC server on `port`. `Err` when every node that
+    /// `host` names failed to answer.
+    async fn console_port_on_host(&self, instance: Uuid, host: &str, port: u16) -> Result<HostPort, LookupError> {
+        let _ = (instance, host, port);
+        Ok(HostPort::NoNode)
+    }
+
     /// The address the proxy reaches node `node`'s guests at (`proxyclient_address`).
     async fn node_address(&self, _node: &str) -> Option<String> {
         None
@@ -127,6 +136,17 @@ pub trait Inventory: Send + Sync + 'static {
             Err(e) => Err(e),
         }
     }
+}
+
+/// What a node says about a console port Nova's token names ([`Inventory::console_port_on_host`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostPort {
+    /// No configured node is that host (by `proxyclient_address` or name): nothing to ask.
+    NoNode,
+    /// The instance runs on that host and its VNC server listens on that port; as the node sees it.
+    Matches(Box<Instance>),
+    /// The instance is not on that host, not running, or its VNC server listens elsewhere now.
+    Moved,
 }
 
 /// Not found, saying which nodes could not be asked.

@@ -30,6 +30,6 @@ pub mod upstream;
 pub use compute::Compute;
 pub use error::{Error, Result};
 pub use instance::{Endpoint, Instance, InstanceState};
-pub use inventory::{Inventory, LookupError, StaticTargets, Survey};
+pub use inventory::{HostPort, Inventory, LookupError, StaticTargets, Survey};
 pub use serial::{ConsoleError, ConsoleStream, SerialConsole};
 pub use upstream::Upstream;

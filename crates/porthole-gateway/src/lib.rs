@@ -28,7 +28,8 @@
 //! - `session`: a session's lifecycle and how it ended.
 //! - [`live`]: live sessions, revocation, ending them.
 //! - `api`: the Nova-compatible REST API under `/v2.1`.
-//! - [`mint`]: minting a console for an instance (API and CLI); `endpoint` converts endpoints.
+//! - [`mint`]: minting a console for an instance (API and CLI); `endpoint` converts endpoints;
+//!   `recheck` asks whether a token's endpoint is still its instance's (Porthole's or Nova's tokens).
 //! - [`state`], [`settings`]: what handlers share, and the tunables.
 //! - [`web`]: the console pages' files, embedded at build time.
 //!
@@ -44,6 +45,7 @@ mod end;
 mod endpoint;
 pub mod live;
 pub mod mint;
+mod recheck;
 mod redact;
 mod relay;
 mod session;

@@ -145,12 +145,3 @@ pub(crate) fn still_serves(instance: &Instance, info: &ConnectInfo) -> bool {
         other => crate::endpoint::vnc_endpoint(other).is_some_and(|ep| instance.vnc.as_ref() == Some(&ep)),
     }
 }
-
-/// Whether a token's endpoint is still its instance's (CVE-2013-0335), asked of the live inventory:
-/// `Err` when the nodes that may hold the instance could not be asked.
-pub(crate) async fn endpoint_matches(inventory: &dyn Inventory, info: &ConnectInfo) -> Result<bool, LookupError> {
-    match crate::endpoint::vnc_endpoint(&info.endpoint) {
-        Some(ep) => inventory.endpoint_matches(info.instance_uuid, &ep).await,
-        None => Ok(false),
-    }
-}

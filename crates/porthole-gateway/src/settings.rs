@@ -47,6 +47,22 @@ impl SecuritySettings {
     }
 }
 
+/// How a token's endpoint is re-checked at connect time (CVE-2013-0335).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndpointCheck {
+    /// Porthole's own tokens: the instance's current endpoint (node or target) must be the token's.
+    #[default]
+    Inventory,
+    /// Nova's tokens (a Nova store): the `[[nodes]]` entry whose `proxyclient_address` or name is
+    /// the token's host must run the instance with its VNC server on the token's port. A host that
+    /// no node is passes on the token alone, or is refused when `require_node_match` is set.
+    NovaHosts {
+        /// `[nova] require_node_match`.
+        require_node_match: bool,
+    },
+}
+
 /// What an API key may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -112,6 +128,8 @@ pub struct Settings {
     pub ssl_only: bool,
     /// Peers whose `X-Forwarded-For` names the client (load balancers, reverse proxies).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How a token's endpoint is re-checked at connect time.
+    pub endpoint_check: EndpointCheck,
 }
 
 impl Default for Settings {
@@ -135,6 +153,7 @@ impl Default for Settings {
             tls: None,
             ssl_only: false,
             trusted_proxies: Vec::new(),
+            endpoint_check: EndpointCheck::default(),
         }
     }
 }

@@ -101,13 +101,18 @@ impl ConsoleAuth {
         &self.clock
     }
 
-    /// Runs [`purge_expired`](Self::purge_expired) every `every` until the task is dropped.
+    /// Runs [`purge_expired`](Self::purge_expired) every `every` until the task is dropped; returns at
+    /// once on a read-only store (Nova's database, which Nova purges).
     pub async fn run_purger(self, every: Duration) {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             match self.purge_expired().await {
+                Err(e) if e.is_read_only() => {
+                    tracing::debug!("the token store is Nova's database: Nova purges its own expired tokens");
+                    return;
+                }
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(purged = n, "expired console tokens purged"),
                 Err(e) => tracing::warn!(cause = %e, "purging expired console tokens failed"),

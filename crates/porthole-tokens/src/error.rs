@@ -16,8 +16,9 @@ pub enum Error {
         reason: String,
     },
     /// The store cannot serve now: its database is unreachable or busy, or its file is gone.
+    /// (Not a `source`: the message already holds it, and `{:#}` would print it twice.)
     #[error("token store unavailable: {0}")]
-    Unavailable(#[from] Unavailable),
+    Unavailable(Unavailable),
     /// The database refused a statement for another reason (a schema it does not expect, a bug).
     #[error("token store: {0}")]
     Backend(String),
@@ -27,6 +28,10 @@ pub enum Error {
     /// A freshly minted token's hash is already stored (never happens with 256 random bits).
     #[error("token hash already in use")]
     TokenInUse,
+    /// The store is Nova's database, which only Nova writes: minting, revoking and purging are
+    /// Nova's, this store reads.
+    #[error("cannot {0}: the token store is Nova's database; Nova mints and purges its console tokens, this store is read-only")]
+    ReadOnly(&'static str),
     /// The access URL base in the configuration is not a URL.
     #[error("invalid access URL base {base:?}: {reason}")]
     AccessUrlBase {
@@ -64,6 +69,17 @@ impl Error {
     /// Whether the store is down (answer 503, try again later) rather than the request being bad.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Error::Unavailable(_))
+    }
+
+    /// Whether the store refused a write because it only reads (Nova's database).
+    pub fn is_read_only(&self) -> bool {
+        matches!(self, Error::ReadOnly(_))
+    }
+}
+
+impl From<Unavailable> for Error {
+    fn from(u: Unavailable) -> Self {
+        Error::Unavailable(u)
     }
 }
 

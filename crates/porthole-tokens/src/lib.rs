@@ -11,8 +11,9 @@
 //! - [`clock`]: the time source, pausable in tests.
 //! - [`record`]: what is stored with a token ([`ConnectInfo`]: console type, typed endpoint,
 //!   expiry) and what a lookup finds ([`Lookup`]).
-//! - [`store`]: the [`TokenStore`] trait, its SQLite, PostgreSQL and memory backends, their pool
-//!   options, and the conformance suite. Schemas: `migrations/{sqlite,postgres}/`.
+//! - [`store`]: the [`TokenStore`] trait, its SQLite, PostgreSQL and memory backends, Nova's
+//!   database as a read-only store, their pool options, and the conformance suite. Schemas:
+//!   `migrations/{sqlite,postgres}/`.
 //! - [`auth`]: [`ConsoleAuth`], minting, validation, revocation and the purge task.
 //! - [`error`]: the crate's error type; [`Error::Unavailable`] is the store being down.
 

@@ -29,6 +29,11 @@ pub enum Command {
         /// Also start the built-in demo VNC server as target "demo" and print its console URL.
         #[arg(long)]
         demo: bool,
+        /// Take nova-novncproxy's options from Nova's config file (repeatable; later files win):
+        /// [vnc] novncproxy_host/port, [console] allowed_origins, [database] connection (the tokens
+        /// Nova mints), …; keys set in the -c file win.
+        #[arg(long = "nova-config", value_name = "FILE")]
+        nova_config: Vec<PathBuf>,
     },
     /// Console URLs.
     #[command(subcommand)]

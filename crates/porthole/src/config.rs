@@ -28,6 +28,7 @@ pub struct Config {
     pub audit: Audit,
     pub log: Log,
     pub serial_console: SerialConsole,
+    pub nova: Nova,
 }
 
 /// `[serial_console]` (Nova's section name).
@@ -54,6 +55,15 @@ pub enum LogFormat {
     #[default]
     Text,
     Json,
+}
+
+/// `[nova]`: serving the tokens a real Nova mints (`[consoleauth] store = "nova+…"`).
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Nova {
+    /// Refuse a Nova token whose host is no `[[nodes]]` entry (by `proxyclient_address` or name),
+    /// instead of accepting it on the token alone without re-checking its port.
+    pub require_node_match: bool,
 }
 
 /// `[audit]`.
@@ -311,6 +321,36 @@ impl Config {
         Self::from_toml_str(&text).with_context(|| format!("config {}", path.display()))
     }
 
+    /// `-c FILE` (or none) over the options nova-novncproxy reads from nova.conf files
+    /// (`serve --nova-config`): a key the TOML sets itself wins. Returns notes on nova.conf options
+    /// not taken, for the log.
+    pub fn load_with_nova(path: Option<&Path>, nova: &[PathBuf]) -> anyhow::Result<(Self, Vec<String>)> {
+        let shown = nova.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        let overlay = nova_conf::NovaConf::load(nova)?.overlay().with_context(|| format!("nova.conf {shown}"))?;
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading config {}", p.display()))?,
+            None => String::new(),
+        };
+        let in_context = |e: anyhow::Error| match path {
+            Some(p) => e.context(format!("config {} with nova.conf {shown}", p.display())),
+            None => e.context(format!("nova.conf {shown}")),
+        };
+        if let Some(problem) = shape::problem(&text) {
+            return Err(in_context(anyhow::anyhow!(problem)));
+        }
+        let mut doc: toml::Table = toml::from_str(&text).map_err(|e| in_context(anyhow::anyhow!(one_line(&e.to_string()))))?;
+        nova_conf::merge_under(&mut doc, overlay.table);
+        let config: Config =
+            toml::Value::Table(doc).try_into().map_err(|e: toml::de::Error| in_context(anyhow::anyhow!(one_line(&e.to_string()))))?;
+        config.validate().map_err(in_context)?;
+        Ok((config, overlay.notes))
+    }
+
+    /// Whether the token store is Nova's database (read-only: Nova mints).
+    pub fn nova_store(&self) -> bool {
+        porthole_tokens::store::is_nova_url(&self.consoleauth.store)
+    }
+
     /// The configuration used when no file is given: defaults, listening on loopback.
     pub fn no_file() -> Self {
         let mut c = Config::default();
@@ -391,12 +431,19 @@ impl Config {
                     .into(),
             );
         }
-        let known = ["sqlite:", "postgres://", "postgresql://"].iter().any(|s| store.starts_with(s)) || store == "memory:";
+        let known = ["sqlite:", "postgres://", "postgresql://"].iter().any(|s| store.starts_with(s))
+            || store == "memory:"
+            || porthole_tokens::store::is_nova_url(store);
         if !known && !store.is_empty() {
             p.push(format!(
-                "[consoleauth] store = {:?}: expected sqlite://PATH or postgres://USER@HOST/DATABASE",
+                "[consoleauth] store = {:?}: expected sqlite://PATH, postgres://USER@HOST/DATABASE or nova+mysql://… (Nova's database)",
                 porthole_tokens::store::redact(store)
             ));
+        }
+        if self.nova_store() {
+            if let Err(e) = porthole_tokens::store::NovaStore::check_url(store) {
+                p.push(format!("[consoleauth] store: {e}"));
+            }
         }
         p.extend(self.consoleauth.store_options().problems().into_iter().map(|line| format!("[consoleauth] {line}")));
         self.target_problems(&mut p);
@@ -572,6 +619,7 @@ fn one_line(msg: &str) -> String {
 }
 
 mod libvirt_uri;
+mod nova_conf;
 mod shape;
 #[cfg(test)]
 mod shipped_file;

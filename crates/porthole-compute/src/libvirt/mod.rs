@@ -51,6 +51,16 @@ impl NodeConfig {
     }
 }
 
+impl NodeConfig {
+    /// Whether `host` (the host of a Nova console token, Nova's `server_proxyclient_address`)
+    /// names this node: its `proxyclient_address` or its name, ignoring case and IPv6 brackets.
+    pub fn is_host(&self, host: &str) -> bool {
+        let bare = |h: &str| h.trim().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let host = bare(host);
+        !host.is_empty() && (host == bare(&self.proxyclient_address) || host == bare(&self.name))
+    }
+}
+
 /// How the proxy reaches a node's VNC servers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ConnectMode {

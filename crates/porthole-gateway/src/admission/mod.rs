@@ -20,11 +20,11 @@ mod token_source;
 pub(crate) use refusal::Refusal;
 
 use crate::live::{NotRegistered, SessionHandle, Slot};
+use crate::recheck::Recheck;
 use crate::state::AppState;
 use http::header::{HOST, ORIGIN};
 use http::HeaderMap;
 use origin::{check_origin, OriginRequest};
-use porthole_compute::LookupError;
 use porthole_tokens::store::Lookup;
 use porthole_tokens::{ConnectInfo, Token};
 use std::net::{IpAddr, SocketAddr};
@@ -155,15 +155,14 @@ async fn token_checks(state: &AppState, req: Request<'_>, client: IpAddr, token:
         forwarded_proto: forwarded_proto(req.headers),
     };
     check_origin(origin_req, &state.settings().allowed_origins, &info.access_url_base).map_err(Refusal::Origin)?;
-    let instance = match state.inventory().find_by_uuid(info.instance_uuid).await {
-        Ok(instance) => instance,
-        Err(LookupError::NotFound(_)) => return Err(Refusal::Moved),
+    let target = match crate::recheck::recheck(state.inventory().as_ref(), state.settings().endpoint_check, &info).await {
+        Ok(Recheck::Serves(Some(instance))) => Target { name: instance.name, node: instance.node },
+        // A Nova token on a host that no node is: the instance is known by its UUID only.
+        Ok(Recheck::Serves(None)) => Target { name: info.instance_uuid.to_string(), node: None },
+        Ok(Recheck::Moved) => return Err(Refusal::Moved),
         Err(e) => return Err(Refusal::NodeDown(e.to_string())),
     };
-    if !crate::mint::still_serves(&instance, &info) {
-        return Err(Refusal::Moved);
-    }
-    Ok((info, Target { name: instance.name, node: instance.node }))
+    Ok((info, target))
 }
 
 fn forwarded_proto(headers: &HeaderMap) -> Option<&[u8]> {

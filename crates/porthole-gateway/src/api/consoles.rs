@@ -102,8 +102,12 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("Invalid input for the request body: {e}")))
 }
 
-/// A store that is down answers 503 (the cause goes to the log); anything else is a 500.
+/// A store that is down answers 503 (the cause goes to the log); Nova's database, which only Nova
+/// writes, 409; anything else is a 500.
 fn store_error(e: porthole_tokens::Error) -> ApiError {
+    if e.is_read_only() {
+        return ApiError::Conflict(format!("{e}: console URLs come from Nova's API (openstack console url show --novnc SERVER)."));
+    }
     if e.is_unavailable() {
         tracing::warn!(cause = %e, "console token store unavailable");
         ApiError::Unavailable("The console token store is unavailable; try again later.".into())
@@ -191,11 +195,18 @@ pub(crate) async fn action(
 /// reset-vnc-console blueprint, never shipped there.
 #[utoipa::path(delete, path = "/v2.1/servers/{server_id}/remote-consoles", params(("server_id" = String, Path)), responses(
     (status = 204, description = "Tokens revoked, sessions closed"), (status = 401, body = UnauthorizedBody),
-    (status = 404, body = NotFoundBody), (status = 503, body = UnavailableBody)))]
+    (status = 404, body = NotFoundBody), (status = 409, body = ConflictBody, description = "The tokens are Nova's (live sessions were closed)"),
+    (status = 503, body = UnavailableBody)))]
 pub(crate) async fn reset(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let instance = by_id(&state, &id).await?;
-    let (revoked, closed) =
-        state.end_consoles(instance.uuid, crate::live::Policy::Reset).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (revoked, closed) = state.end_consoles(instance.uuid, crate::live::Policy::Reset).await.map_err(|e| match e.is_read_only() {
+        true => ApiError::Conflict(
+            "Live sessions were closed, but the console tokens are Nova's (this store is Nova's database, read-only): \
+             they stay valid until Nova deletes them."
+                .into(),
+        ),
+        false => store_error(e),
+    })?;
     tracing::info!(instance = %instance.uuid, revoked, closed, "consoles reset through the API");
     Ok(StatusCode::NO_CONTENT)
 }

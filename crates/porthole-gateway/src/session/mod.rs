@@ -156,7 +156,7 @@ async fn why_server_gone(state: &AppState, info: &ConnectInfo, policies: &mut Po
     }
     let deadline = Instant::now() + STOP_GRACE;
     while Instant::now() < deadline {
-        if let Ok(false) = crate::mint::endpoint_matches(state.inventory().as_ref(), info).await {
+        if let Ok(false) = crate::recheck::endpoint_matches(state.inventory().as_ref(), state.settings().endpoint_check, info).await {
             return Some(SessionEnd::policy(Policy::InstanceStopped));
         }
         tokio::select! {

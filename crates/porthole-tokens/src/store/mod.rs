@@ -3,14 +3,17 @@
 //! Backends: [`SqliteStore`] (embedded, the default), [`PostgresStore`] (shared by several
 //! proxies), [`MemoryStore`] (tests, throwaway runs). SQLite and PostgreSQL get their schema from
 //! the migrations in `migrations/<backend>/`, applied by `sqlx::migrate!` when the store opens.
+//! [`NovaStore`] reads the tokens a real Nova minted, from Nova's own database, and writes nothing.
 
 pub mod conformance;
 mod memory;
+mod nova;
 mod options;
 mod postgres;
 mod sqlite;
 
 pub use memory::MemoryStore;
+pub use nova::{is_nova_url, NovaStore};
 pub use options::*;
 #[doc(hidden)]
 pub use postgres::scratch_schema;
@@ -49,7 +52,8 @@ pub trait TokenStore: Send + Sync + 'static {
 }
 
 /// Opens the store named by a `[consoleauth] store` URL: `sqlite://PATH`, `sqlite::memory:`,
-/// `postgres://…` (or `postgresql://…`), or `memory:` for a store that lives as long as the process.
+/// `postgres://…` (or `postgresql://…`), `memory:` for a store that lives as long as the process, or
+/// `nova+mysql://…` / `nova+postgresql://…` for Nova's database, read-only.
 pub async fn open_store(url: &str, options: &StoreOptions) -> Result<Arc<dyn TokenStore>> {
     if url == "memory:" {
         return Ok(Arc::new(MemoryStore::new()));
@@ -60,7 +64,14 @@ pub async fn open_store(url: &str, options: &StoreOptions) -> Result<Arc<dyn Tok
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok(Arc::new(PostgresStore::open(url, options).await?));
     }
-    Err(Error::StoreUrl { url: redact(url), reason: "expected sqlite://PATH or postgres://USER@HOST/DATABASE".to_owned() })
+    if is_nova_url(url) {
+        return Ok(Arc::new(NovaStore::open(url, options).await?));
+    }
+    Err(Error::StoreUrl {
+        url: redact(url),
+        reason: "expected sqlite://PATH, postgres://USER@HOST/DATABASE, or nova+mysql://… / nova+postgresql://… (Nova's database)"
+            .to_owned(),
+    })
 }
 
 /// Removes a password from a URL before it goes into a message.

@@ -13,13 +13,17 @@ use porthole_compute::{Compute, Endpoint, StaticTargets};
 use porthole_gateway::mint::MintRequest;
 use porthole_tokens::{open_store, Clock, ConsoleAuth, ConsoleType};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 /// Runs one command.
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { config: arg, demo } => serve::serve(arg.config.clone(), load(&arg)?, demo).await?,
+        Command::Serve { config: arg, demo, nova_config } => {
+            let config = load_serve(&arg, &nova_config)?;
+            serve::serve(arg.config.clone(), nova_config, config, demo).await?
+        }
         Command::Console(ConsoleCommand::Url { config, instance, ttl, view_only, serial }) => {
             console_url(load(&config)?, &instance, ttl, view_only, serial).await?
         }
@@ -53,6 +57,30 @@ fn load(arg: &ConfigArg) -> anyhow::Result<Config> {
     Ok(config)
 }
 
+/// `serve`'s configuration: `-c` over the nova.conf files of `--nova-config` (if any), logging set
+/// up, and what nova.conf has that Porthole does not take logged.
+fn load_serve(arg: &ConfigArg, nova: &[PathBuf]) -> anyhow::Result<Config> {
+    if nova.is_empty() {
+        return load(arg);
+    }
+    let (config, notes) = Config::load_with_nova(arg.config.as_deref(), nova)?;
+    crate::telemetry::init(config.log.format);
+    for note in notes {
+        tracing::warn!("nova.conf: {note}");
+    }
+    Ok(config)
+}
+
+/// The configuration again, for a reload: `-c` over the nova.conf files; `None` when there is no
+/// file to read.
+fn reload_config(path: Option<&Path>, nova: &[PathBuf]) -> Option<anyhow::Result<Config>> {
+    match (path, nova.is_empty()) {
+        (_, false) => Some(Config::load_with_nova(path, nova).map(|(config, _)| config)),
+        (Some(path), true) => Some(Config::load(path)),
+        (None, true) => None,
+    }
+}
+
 /// The libvirt nodes and static targets of the configuration.
 fn compute(config: &Config) -> Compute {
     let mut targets = StaticTargets::new(config.targets.iter().map(|t| (t.name.clone(), t.uuid, Endpoint::tcp(t.host.clone(), t.port))));
@@ -82,6 +110,12 @@ fn base_url(config: &Config, listen: SocketAddr) -> String {
 }
 
 async fn console_url(config: Config, instance: &str, ttl: Option<u64>, view_only: bool, serial: bool) -> anyhow::Result<()> {
+    if config.nova_store() {
+        anyhow::bail!(
+            "the token store is Nova's database, where Nova mints and purges console tokens (read-only here): \
+             ask Nova for a console URL (openstack console url show --novnc {instance})"
+        );
+    }
     let auth = open_auth(&config).await?;
     let ttl = Duration::from_secs(ttl.unwrap_or(config.consoleauth.token_ttl));
     let listen = config.listen()?;

@@ -46,6 +46,7 @@ pub fn changes(old: &Config, new: &Config) -> Changes {
     check(old.targets != new.targets, "targets", true);
     check(old.api != new.api, "api keys", true);
     check(old.audit != new.audit, "[audit]", true);
+    check(old.nova != new.nova, "[nova]", true);
     c
 }
 

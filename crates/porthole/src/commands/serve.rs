@@ -9,6 +9,7 @@ use porthole_compute::events::DomainGone;
 use porthole_compute::{Compute, Endpoint};
 use porthole_demo::DemoServer;
 use porthole_gateway::live::Policy;
+use porthole_gateway::settings::EndpointCheck;
 use porthole_gateway::{AppState, Settings};
 use porthole_tokens::auth::{ConsoleTarget, DEFAULT_PURGE_INTERVAL};
 use porthole_tokens::{ConsoleType, TokenEndpoint};
@@ -26,6 +27,8 @@ use tracing::{info, warn};
 struct Running {
     /// The configuration file, if one was given.
     path: Option<PathBuf>,
+    /// The nova.conf files (`--nova-config`) under it, re-read with it.
+    nova: Vec<PathBuf>,
     /// The configuration in force.
     config: Config,
     state: AppState,
@@ -39,9 +42,12 @@ struct Running {
 }
 
 /// Runs `porthole serve` until shutdown.
-pub async fn serve(path: Option<PathBuf>, config: Config, demo: bool) -> anyhow::Result<()> {
+pub async fn serve(path: Option<PathBuf>, nova: Vec<PathBuf>, config: Config, demo: bool) -> anyhow::Result<()> {
     // Before anything else: SIGHUP must never kill the process.
     let mut hangups = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    if demo && config.nova_store() {
+        anyhow::bail!("--demo mints a console token, and the token store is Nova's database (read-only): leave out --demo");
+    }
     let listen = config.listen()?;
     raise_open_files(config.proxy.max_sessions);
     let auth = open_auth(&config).await?;
@@ -58,13 +64,16 @@ pub async fn serve(path: Option<PathBuf>, config: Config, demo: bool) -> anyhow:
     let inventory = inventory(&config, demo.as_ref());
     let (watcher, inventory) = watch(inventory)?;
     let state = AppState::new(settings, auth.clone(), inventory);
-    let mut running = Running { path, config, state: state.clone(), bound, demo, watcher: tokio::spawn(async {}) };
+    let mut running = Running { path, nova, config, state: state.clone(), bound, demo, watcher: tokio::spawn(async {}) };
     running.watcher = tokio::spawn(end_consoles_of_gone_domains(state.clone(), watcher));
     tokio::spawn(auth.clone().run_purger(DEFAULT_PURGE_INTERVAL));
     let c = &running.config;
     let scheme = if c.proxy.cert.is_some() { "https" } else { "http" };
     let store = porthole_tokens::store::redact(&c.consoleauth.store);
     info!(listen = %bound, scheme, nodes = c.nodes.len(), targets = c.targets.len(), %store, "porthole is serving consoles");
+    if c.nova_store() {
+        say_nova_checks(c);
+    }
     if let Some(d) = &demo_server {
         let target = ConsoleTarget {
             instance_uuid: porthole_gateway::inventory::target_uuid("demo"),
@@ -93,11 +102,11 @@ impl Running {
     /// Re-reads the configuration file and puts in force what can change live; a file that does
     /// not load leaves the running configuration as it is. Live sessions keep going either way.
     fn reload(&mut self) {
-        let Some(path) = &self.path else {
+        let Some(loaded) = super::reload_config(self.path.as_deref(), &self.nova) else {
             info!("SIGHUP: started without -c, nothing to reload");
             return;
         };
-        let new = match Config::load(path).and_then(|c| Ok((settings(&c, self.bound)?, c))) {
+        let new = match loaded.and_then(|c| Ok((settings(&c, self.bound)?, c))) {
             Ok(loaded) => loaded,
             Err(e) => return warn!(cause = %format!("{e:#}"), "reload failed: the running configuration stays in force"),
         };
@@ -149,8 +158,28 @@ async fn end_consoles_of_gone_domains(state: AppState, mut gone: UnboundedReceiv
             Ok((revoked, closed)) => {
                 info!(node = %g.node, instance = %g.uuid, why = g.why, revoked, closed, "domain gone: consoles ended");
             }
+            // Nova's database: Nova deletes the tokens; the live sessions were ended all the same.
+            Err(e) if e.is_read_only() => info!(node = %g.node, instance = %g.uuid, why = g.why, "domain gone: its live consoles ended"),
             Err(e) => warn!(instance = %g.uuid, cause = %e, "revoking the tokens of a stopped domain failed"),
         }
+    }
+}
+
+/// What a Nova store means for the endpoint re-check, said once at start.
+fn say_nova_checks(config: &Config) {
+    let nodes: Vec<String> = config.nodes.iter().map(|n| format!("{} ({})", n.name, n.proxyclient_address)).collect();
+    info!("serving the console tokens Nova mints, from Nova's database (read-only)");
+    match (nodes.is_empty(), config.nova.require_node_match) {
+        (true, false) => warn!(
+            "no [[nodes]]: Nova's tokens are accepted on the token alone and their VNC port is not re-checked \
+             (CVE-2013-0335); add the compute hosts as [[nodes]] (proxyclient_address = their [vnc] server_proxyclient_address)"
+        ),
+        (true, true) => warn!("no [[nodes]] and [nova] require_node_match is on: every Nova console will be refused"),
+        (false, strict) => info!(
+            nodes = %nodes.join(", "),
+            other_hosts = if strict { "refused" } else { "token alone" },
+            "Nova tokens are re-checked on the node their host names"
+        ),
     }
 }
 
@@ -204,6 +233,10 @@ pub(super) fn settings(config: &Config, bound: SocketAddr) -> anyhow::Result<Set
         tls,
         ssl_only: p.ssl_only,
         trusted_proxies: config.trusted_proxies(),
+        endpoint_check: match config.nova_store() {
+            true => EndpointCheck::NovaHosts { require_node_match: config.nova.require_node_match },
+            false => EndpointCheck::Inventory,
+        },
     })
 }
 
