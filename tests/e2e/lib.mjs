@@ -1,6 +1,6 @@
 // Helpers for the end-to-end tests: processes (Xvnc, xterm, porthole), free ports, Chromium, canvas pixels.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,23 +31,68 @@ export async function waitFor(what, fn, timeoutMs = 15000) {
     throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
 }
 
-export function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once('error', reject);
-        srv.listen(0, '127.0.0.1', () => {
-            const { port } = srv.address();
-            srv.close(() => resolve(port));
+// A free loopback port from the kernel's ephemeral range (above 5900, so also a VNC display number).
+export async function freePort() {
+    for (;;) {
+        const port = await new Promise((resolve, reject) => {
+            const srv = net.createServer();
+            srv.once('error', reject);
+            srv.listen(0, '127.0.0.1', () => {
+                const { port } = srv.address();
+                srv.close(() => resolve(port));
+            });
         });
+        if (port > 5900) return port;
+    }
+}
+
+// Inodes of the LISTEN sockets (state 0A) on `port` in /proc/net/tcp and tcp6.
+function listeningInodes(port) {
+    const inodes = new Set();
+    for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+        let text = '';
+        try { text = readFileSync(table, 'utf8'); } catch { continue; }
+        for (const line of text.split('\n').slice(1)) {
+            const f = line.trim().split(/\s+/);
+            if (f.length > 9 && f[3] === '0A' && parseInt(f[1].split(':').pop(), 16) === port) inodes.add(f[9]);
+        }
+    }
+    return inodes;
+}
+
+// Whether process `pid` holds the socket listening on `port`: a port free when picked can be taken
+// by another process before the child binds it, and a connect would then reach that process.
+export function ownsListener(pid, port) {
+    const inodes = listeningInodes(port);
+    if (inodes.size === 0) return false;
+    let fds;
+    try { fds = readdirSync(`/proc/${pid}/fd`); } catch { return false; }
+    return fds.some((fd) => {
+        try { return inodes.has(/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]); } catch { return false; }
     });
 }
 
-function portOpen(port) {
-    return new Promise((resolve) => {
-        const s = net.connect(port, '127.0.0.1');
-        s.once('connect', () => { s.destroy(); resolve(true); });
-        s.once('error', () => resolve(false));
-    });
+// Starts `what` (`spawnOn(port)` returns the process of `start`) on a free port and resolves with
+// { proc, port } once the child owns the LISTEN socket of that port. A child that exits because
+// the port was taken meanwhile is started again on another; any other exit rejects with its stderr.
+export async function startListening(res, what, spawnOn) {
+    for (let attempt = 1; ; attempt++) {
+        const port = await freePort();
+        const proc = spawnOn(port);
+        res.add(() => proc.stop());
+        try {
+            await waitFor(`${what} listening on port ${port}`, async () => {
+                if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
+                    await Promise.race([proc.closed, sleep(1000)]);
+                    throw Object.assign(new Error(`${what} exited before listening on port ${port}: ${proc.out.stderr.trim()}`), { fatal: true });
+                }
+                return ownsListener(proc.child.pid, port);
+            }, 30000);
+            return { proc, port };
+        } catch (e) {
+            if (attempt >= 5 || !/Address already in use/.test(e.message)) throw e;
+        }
+    }
 }
 
 // Starts a process in its own process group; stop() kills the whole group.
@@ -57,8 +102,9 @@ export function start(cmd, args, opts = {}) {
     child.stdout.on('data', (d) => { out.stdout += d; });
     child.stderr.on('data', (d) => { out.stderr += d; });
     const exited = new Promise((r) => child.once('exit', r));
+    const closed = new Promise((r) => child.once('close', r)); // exited, and its output read
     return {
-        child, out, exited,
+        child, out, exited, closed,
         async stop() {
             if (child.exitCode !== null || child.signalCode !== null) return;
             try { process.kill(-child.pid, 'SIGTERM'); } catch { return; }
@@ -86,23 +132,17 @@ export function tempDir(res, prefix) {
     return dir;
 }
 
-function freeDisplay() {
-    for (let n = 20; n < 200; n++) {
-        if (!existsSync(`/tmp/.X${n}-lock`) && !existsSync(`/tmp/.X11-unix/X${n}`)) return n;
-    }
-    throw new Error('no free X display number');
-}
-
 // TigerVNC Xvnc with security None on loopback, and an xterm in its top-left corner running `command`
 // (a shell by default); `windows` are more xterms' geometries (e.g. '30x8-0+0' at the top-right);
-// `args` more Xvnc options.
+// `args` more Xvnc options. Xvnc picks and locks a free X display itself and writes its number to
+// fd 3 (-displayfd).
 export async function startXvnc(res, { geometry = '1024x768', command = ['sh'], windows = [], args = [] } = {}) {
-    const display = freeDisplay();
-    const port = await freePort();
-    const xvnc = start('Xvnc', [`:${display}`, '-geometry', geometry, '-depth', '24', '-SecurityTypes', 'None',
-        '-rfbport', String(port), '-localhost', '-nolisten', 'tcp', '-AlwaysShared', ...args]);
-    res.add(() => xvnc.stop());
-    await waitFor(`Xvnc on port ${port}`, () => portOpen(port));
+    const { proc: xvnc, port } = await startListening(res, 'Xvnc', (port) => start('Xvnc', ['-displayfd', '3',
+        '-geometry', geometry, '-depth', '24', '-SecurityTypes', 'None', '-rfbport', String(port), '-localhost',
+        '-nolisten', 'tcp', '-AlwaysShared', ...args], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] }));
+    let fd3 = '';
+    xvnc.child.stdio[3].on('data', (d) => { fd3 += d; });
+    const display = parseInt(await waitFor('the X display number from Xvnc', () => /^\d+\n/.exec(fd3)?.[0]), 10);
     const env = { ...process.env, DISPLAY: `:${display}` };
     // Alt sends ESC + key (not an 8-bit character), so that the bytes a key makes are easy to name.
     const xtermArgs = ['-bg', 'white', '-fg', 'black', '-xrm', 'XTerm*metaSendsEscape: true'];
@@ -140,36 +180,25 @@ export function keyRecorder(res) {
     return { command: ['/usr/bin/python3', script], read: () => readFileSync(out) };
 }
 
-// porthole serve with a config written to a temp dir (`extra`: more TOML lines at its end); resolves
-// when /healthz answers. The pages are the ones built into the binary (or `webRoot`, served as is);
-// `baseUrl` is the console URL base, or a function of the port (default: this listener's vnc_lite.html).
-// Retries when another process took the port.
+// porthole serve with a config written to a temp dir (`extra`: more TOML lines at its end), on a
+// port it owns; resolves when /healthz answers. The pages are the ones built into the binary (or
+// `webRoot`, served as is); `baseUrl` is the console URL base, or a function of the port (default:
+// this listener's vnc_lite.html).
 export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [], vnc = [], consoleauth = [], proxy = [], webRoot, baseUrl } = {}) {
-    for (let attempt = 1; ; attempt++) {
-        try {
-            return await startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consoleauth, proxy, webRoot, baseUrl });
-        } catch (e) {
-            if (attempt >= 3 || !/Address already in use/.test(e.message)) throw e;
-        }
-    }
-}
-
-async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consoleauth, proxy, webRoot, baseUrl }) {
     const dir = tempDir(res, 'porthole-e2e-');
-    const port = await freePort();
     const config = path.join(dir, 'porthole.toml');
-    const lines = [
-        '[proxy]', `listen = "127.0.0.1:${port}"`, ...(webRoot ? [`web_root = "${webRoot}"`] : []), ...proxy,
-        '[vnc]', `novncproxy_base_url = "${(typeof baseUrl === 'function' ? baseUrl(port) : baseUrl) || `http://127.0.0.1:${port}/vnc_lite.html`}"`, ...vnc,
-        '[consoleauth]', `store = "sqlite://${dir}/porthole.db"`, ...consoleauth,
-    ];
-    for (const t of targets) lines.push('[[targets]]', `name = "${t.name}"`, 'host = "127.0.0.1"', `port = ${t.port}`);
-    for (const n of nodes) lines.push('[[nodes]]', `name = "${n.name}"`, `libvirt_uri = "${n.uri}"`, 'proxyclient_address = "127.0.0.1"');
-    lines.push(...extra);
-    writeFileSync(config, lines.join('\n') + '\n');
-    const args = ['serve', '-c', config, ...(demo ? ['--demo'] : [])];
-    const proc = start(portholeBin, args);
-    res.add(() => proc.stop());
+    const { proc, port } = await startListening(res, 'porthole serve', (port) => {
+        const lines = [
+            '[proxy]', `listen = "127.0.0.1:${port}"`, ...(webRoot ? [`web_root = "${webRoot}"`] : []), ...proxy,
+            '[vnc]', `novncproxy_base_url = "${(typeof baseUrl === 'function' ? baseUrl(port) : baseUrl) || `http://127.0.0.1:${port}/vnc_lite.html`}"`, ...vnc,
+            '[consoleauth]', `store = "sqlite://${dir}/porthole.db"`, ...consoleauth,
+        ];
+        for (const t of targets) lines.push('[[targets]]', `name = "${t.name}"`, 'host = "127.0.0.1"', `port = ${t.port}`);
+        for (const n of nodes) lines.push('[[nodes]]', `name = "${n.name}"`, `libvirt_uri = "${n.uri}"`, 'proxyclient_address = "127.0.0.1"');
+        lines.push(...extra);
+        writeFileSync(config, lines.join('\n') + '\n');
+        return start(portholeBin, ['serve', '-c', config, ...(demo ? ['--demo'] : [])]);
+    });
     await waitFor('porthole /healthz', async () => {
         if (proc.child.exitCode !== null) {
             throw Object.assign(new Error(`porthole exited: ${proc.out.stderr.trim()}`), { fatal: true });

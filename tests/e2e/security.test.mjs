@@ -3,28 +3,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Resources, consoleUrl, launchBrowser, litPixels, openConsole, screenshot, snapshot, start,
-    startPorthole, waitFor } from './lib.mjs';
+    startListening, startPorthole, waitFor } from './lib.mjs';
 
+// QEMU with a VNC password on a port it owns (display = port - 5900).
 async function qemuWithPassword(res, password) {
-    const net = await import('node:net');
-    const free = (port) => new Promise((resolve) => {
-        const srv = net.createServer();
-        srv.once('error', () => resolve(false));
-        srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    let display = 60;
-    while (display < 99 && !(await free(5900 + display))) display++;
-    const port = 5900 + display;
-    const q = start('qemu-system-x86_64', ['-M', 'pc', '-m', '32', '-nodefaults', '-vga', 'std', '-display', 'none',
-        '-object', `secret,id=s0,data=${password}`, '-vnc', `127.0.0.1:${display},password-secret=s0`]);
-    res.add(() => q.stop());
-    await waitFor(`QEMU VNC on ${port}`, async () => {
-        return new Promise((resolve) => {
-            const s = net.connect(port, '127.0.0.1');
-            s.once('connect', () => { s.destroy(); resolve(true); });
-            s.once('error', () => resolve(false));
-        });
-    });
+    const { port } = await startListening(res, 'QEMU', (port) => start('qemu-system-x86_64', ['-M', 'pc', '-m', '32',
+        '-nodefaults', '-vga', 'std', '-display', 'none', '-object', `secret,id=s0,data=${password}`,
+        '-vnc', `127.0.0.1:${port - 5900},password-secret=s0`]));
     return port;
 }
 

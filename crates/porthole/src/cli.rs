@@ -1,4 +1,7 @@
 //! The command line: `serve` and `console url` (more roles arrive with their issues).
+// The doc comments below are clap's `--help` text, where `[vnc]` names a TOML table, not a link
+// (clap shows a backslash escape as it is).
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

@@ -8,6 +8,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "libvirt/listening.rs"]
+mod listening;
+
+use listening::{free_port, owns_listener, Listening};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -153,36 +157,40 @@ fn healthz(port: u16) -> bool {
     tcp.read_exact(&mut head).is_ok() && head.ends_with(b"200")
 }
 
+/// `porthole serve` with the config `text(port)` on a port it owns (killed on drop).
+fn serve(dir: &tempfile::TempDir, text: impl Fn(u16) -> String) -> Listening {
+    Listening::start("porthole serve", free_port(), |port| {
+        let cfg = config(dir, &text(port));
+        let mut cmd = Command::new(PORTHOLE);
+        cmd.args(["serve", "-c"]).arg(cfg);
+        cmd
+    })
+}
+
+/// Waits until the server answers `GET /healthz`; panics after `limit` or when it died.
+fn wait_healthz(serve: &Listening, limit: Duration) {
+    let started = Instant::now();
+    while !healthz(serve.port) {
+        assert!(owns_listener(serve.pid(), serve.port), "porthole serve exited: {}", serve.stderr());
+        assert!(started.elapsed() < limit, "porthole serve did not answer /healthz within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn serve_answers_at_once_while_a_node_hangs() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let hung = hung_uri();
-    let text = format!(
-        "[proxy]\nlisten = \"127.0.0.1:{port}\"\n[consoleauth]\nstore = \"sqlite://{}/p.db\"\n[[nodes]]\nname = \"hung\"\nlibvirt_uri = \"{hung}\"\n",
-        dir.path().display()
-    );
-    let cfg = config(&dir, &text);
     let started = Instant::now();
-    let mut serve = Command::new(PORTHOLE).args(["serve", "-c"]).arg(&cfg).stdout(std::process::Stdio::null()).spawn().unwrap();
-    while !healthz(port) && started.elapsed() < Duration::from_secs(15) {
-        assert!(serve.try_wait().unwrap().is_none(), "porthole serve exited");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let serve = serve(&dir, |port| {
+        format!(
+            "[proxy]\nlisten = \"127.0.0.1:{port}\"\n[consoleauth]\nstore = \"sqlite://{}/p.db\"\n[[nodes]]\nname = \"hung\"\nlibvirt_uri = \"{hung}\"\n",
+            dir.path().display()
+        )
+    });
+    wait_healthz(&serve, Duration::from_secs(15));
     let took = started.elapsed();
-    let _ = serve.kill();
-    let _ = serve.wait();
     assert!(took < Duration::from_secs(3), "serve answered /healthz after {took:?} (the hung node's limit is 10 s)");
-}
-
-/// `porthole serve` killed on drop.
-struct Serve(std::process::Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -192,19 +200,15 @@ async fn a_console_on_a_good_node_opens_at_once_while_another_node_hangs() {
     let dir = tempfile::tempdir().unwrap();
     let good = test_node_on(&dir, vnc.addr().port(), &[("vm1", VM1, "127.0.0.1")]);
     let hung = hung_uri();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let text = format!(
-        "[proxy]\nlisten = \"127.0.0.1:{port}\"\n[consoleauth]\nstore = \"sqlite://{}/p.db\"\n\
-         [[nodes]]\nname = \"hung\"\nlibvirt_uri = \"{hung}\"\n[[nodes]]\nname = \"good\"\nlibvirt_uri = \"{good}\"\n",
-        dir.path().display()
-    );
-    let cfg = config(&dir, &text);
-    let _serve = Serve(Command::new(PORTHOLE).args(["serve", "-c"]).arg(&cfg).stdout(std::process::Stdio::null()).spawn().unwrap());
-    let started = Instant::now();
-    while !healthz(port) {
-        assert!(started.elapsed() < Duration::from_secs(10), "porthole serve did not answer");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let serve = serve(&dir, |port| {
+        format!(
+            "[proxy]\nlisten = \"127.0.0.1:{port}\"\n[consoleauth]\nstore = \"sqlite://{}/p.db\"\n\
+             [[nodes]]\nname = \"hung\"\nlibvirt_uri = \"{hung}\"\n[[nodes]]\nname = \"good\"\nlibvirt_uri = \"{good}\"\n",
+            dir.path().display()
+        )
+    });
+    wait_healthz(&serve, Duration::from_secs(10));
+    let (port, cfg) = (serve.port, dir.path().join("porthole.toml"));
     let (out, _) = run(&["console", "url", VM1], &cfg, Duration::from_secs(20));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let url = String::from_utf8(out.stdout).unwrap();

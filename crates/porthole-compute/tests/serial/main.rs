@@ -33,8 +33,10 @@ async fn booted(tag: &str) -> (Guest, ConsoleStream, Vec<u8>) {
 async fn run(c: &mut ConsoleStream, cmd: &str) -> String {
     c.write_all(format!("{cmd}\n").as_bytes()).await.unwrap();
     let mut seen = Vec::new();
-    read_until(c, &mut seen, 0, &format!("{cmd}\r\n"), Duration::from_secs(20)).await;
-    let start = seen.len();
+    let echoed = format!("{cmd}\r\n");
+    read_until(c, &mut seen, 0, &echoed, Duration::from_secs(20)).await;
+    // The output and the next prompt may have come in the same read as the echo.
+    let start = seen.windows(echoed.len()).position(|w| w == echoed.as_bytes()).unwrap_or(0) + echoed.len();
     read_until(c, &mut seen, start, PROMPT, Duration::from_secs(20)).await;
     String::from_utf8_lossy(&seen).into_owned()
 }

@@ -1,5 +1,5 @@
 //! `porthole serve`: every role in one process, until SIGTERM (which drains) or Ctrl-C; SIGHUP
-//! re-reads the configuration and applies what can change while sessions run (see [`reload`]).
+//! re-reads the configuration and applies what can change while sessions run (see `commands::reload`).
 
 use super::reload::{changes, Changes};
 use super::{base_url, compute, open_auth, serial_base_url};

@@ -14,7 +14,7 @@
 //! | `[DEFAULT] ssl_only`, `cert`, `key` (the key from the cert file when unset) | `[proxy] ssl_only`, `cert`, `key` |
 //!
 //! Nova's deprecated spellings (`[DEFAULT] novncproxy_*`, `console_allowed_origins`,
-//! `console_token_ttl`) are read too. Options Porthole does not take are listed in [`NovaConf::notes`].
+//! `console_token_ttl`) are read too. Options Porthole does not take are listed in [`Overlay::notes`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

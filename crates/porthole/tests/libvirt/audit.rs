@@ -2,8 +2,9 @@
 //! not, a definition changed while the domain runs is drift, `--fix --yes --hard-reboot` cleans
 //! it, and a QEMU started outside libvirt with VNC on 0.0.0.0 is found by the socket check.
 
-use crate::harness::{enabled, virsh_ok, Config, Domain};
-use std::process::{Command, Stdio};
+use crate::harness::{virsh_ok, Config, Domain};
+use crate::listening::{free_port, Listening};
+use std::process::Command;
 
 fn findings_for(cfg: &Config, name: &str) -> (i32, Vec<serde_json::Value>) {
     let out = cfg.run(&["audit", "--json"]);
@@ -19,10 +20,8 @@ fn kinds(f: &[serde_json::Value]) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs libvirtd"]
 async fn wildcard_flagged_loopback_clean() {
-    if !enabled() {
-        return;
-    }
     let open = Domain::start("audit-open", "<graphics type='vnc' autoport='yes' listen='0.0.0.0'/>");
     let closed = Domain::start("audit-closed", "<graphics type='vnc' autoport='yes' listen='127.0.0.1'/>");
     let cfg = Config::local_node();
@@ -38,10 +37,8 @@ async fn wildcard_flagged_loopback_clean() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs libvirtd"]
 async fn persistent_drift_and_the_fix() {
-    if !enabled() {
-        return;
-    }
     let dom = Domain::define("audit-drift", "<graphics type='vnc' autoport='yes' listen='127.0.0.1'/>");
     virsh_ok(&["start", &dom.name]);
     // Change the definition while it runs: the live domain keeps 127.0.0.1.
@@ -66,40 +63,27 @@ async fn persistent_drift_and_the_fix() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs libvirtd"]
 async fn qemu_outside_libvirt_is_found_by_the_socket_check() {
-    if !enabled() {
-        return;
-    }
-    let port = (5986..5999).find(|p| std::net::TcpListener::bind(("0.0.0.0", *p)).is_ok()).unwrap();
     let name = format!("ph-e2e-byhand-{}", std::process::id());
-    let mut qemu = Command::new("qemu-system-x86_64")
-        .args(["-name", &name, "-M", "pc", "-m", "32", "-nodefaults", "-vga", "std", "-display", "none"])
-        .arg("-vnc")
-        .arg(format!("0.0.0.0:{}", port - 5900))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let qemu = Listening::start("QEMU with VNC on 0.0.0.0", free_port(), |port| {
+        let mut cmd = Command::new("qemu-system-x86_64");
+        cmd.args(["-name", &name, "-M", "pc", "-m", "32", "-nodefaults", "-vga", "std", "-display", "none"]);
+        cmd.arg("-vnc").arg(format!("0.0.0.0:{}", port - 5900));
+        cmd
+    });
+    let port = qemu.port;
     let cfg = Config::local_node();
     let (code, f) = findings_for(&cfg, &name);
-    let _ = qemu.kill();
-    let _ = qemu.wait();
+    drop(qemu);
     assert_eq!(code, 1);
     assert_eq!(kinds(&f), vec!["unmanaged-listener".to_owned()], "{f:?}");
     assert_eq!((f[0]["severity"].as_str(), f[0]["port"].as_u64()), (Some("high"), Some(u64::from(port))));
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs libvirtd"]
 async fn an_audit_that_cannot_run_exits_2() {
-    if !enabled() {
-        return;
-    }
     let dead = crate::harness::free_port();
     let cfg = Config::new(&format!("[[nodes]]\nname = \"gone\"\nlibvirt_uri = \"qemu+tcp://127.0.0.1:{dead}/system\"\n"));
     let out = cfg.run(&["audit"]);

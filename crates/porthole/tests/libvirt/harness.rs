@@ -1,25 +1,19 @@
 //! Harness for the libvirt end-to-end tests: transient QEMU domains with unique names (destroyed
-//! when dropped), `porthole` runs with a temp config, and framebuffer reads.
+//! when dropped), `porthole` runs with a temp config (`serve` on a port it owns, see
+//! `listening.rs`), and framebuffer reads.
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub use crate::listening::free_port;
+use crate::listening::Listening;
 use porthole_testkit::{ws_connect, RfbClient, WsIo};
+use std::cell::Cell;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub const PORTHOLE: &str = env!("CARGO_BIN_EXE_porthole");
-
-/// Whether the libvirt tests run: `PORTHOLE_E2E_LIBVIRT=1` (the README's test command sets it).
-pub fn enabled() -> bool {
-    let on = std::env::var("PORTHOLE_E2E_LIBVIRT").is_ok_and(|v| v == "1");
-    if !on {
-        eprintln!("skipped: set PORTHOLE_E2E_LIBVIRT=1 with libvirtd running (scripts/libvirt-up.sh)");
-    }
-    on
-}
 
 pub fn virsh(args: &[&str]) -> Output {
     Command::new("virsh").args(["-c", "qemu:///system"]).args(args).output().unwrap()
@@ -63,14 +57,26 @@ impl Domain {
         Self::virsh_from_xml("define", tag, graphics)
     }
 
+    /// Like [`Domain::start`]; Err with virsh's message when libvirt refused it.
+    pub fn try_start(tag: &str, graphics: &str) -> Result<Domain, String> {
+        Self::try_virsh_from_xml("create", tag, graphics)
+    }
+
     fn virsh_from_xml(verb: &str, tag: &str, graphics: &str) -> Domain {
+        Self::try_virsh_from_xml(verb, tag, graphics).unwrap_or_else(|e| panic!("virsh {verb} ({tag}): {e}"))
+    }
+
+    fn try_virsh_from_xml(verb: &str, tag: &str, graphics: &str) -> Result<Domain, String> {
         let name = Self::unique_name(tag);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("domain.xml");
         std::fs::write(&file, Self::xml(&name, graphics)).unwrap();
-        virsh_ok(&[verb, file.to_str().unwrap()]);
+        let out = virsh(&[verb, file.to_str().unwrap()]);
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+        }
         let uuid = virsh_ok(&["domuuid", &name]);
-        Domain { name, uuid, dir }
+        Ok(Domain { name, uuid, dir })
     }
 
     pub fn vnc_port(&self) -> u16 {
@@ -88,14 +94,13 @@ impl Drop for Domain {
 }
 
 /// A config file in a temp dir: `[proxy] listen` on a free port, SQLite store, plus `extra`.
+/// [`Config::serve`] moves it to another port when the first was taken meanwhile.
 pub struct Config {
     pub dir: tempfile::TempDir,
     pub path: PathBuf,
-    pub port: u16,
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    port: Cell<u16>,
+    proxy_keys: String,
+    extra: String,
 }
 
 impl Config {
@@ -106,14 +111,26 @@ impl Config {
     /// Like [`Config::new`], with more keys for the `[proxy]` table.
     pub fn with_proxy(proxy_keys: &str, extra: &str) -> Config {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let path = dir.path().join("porthole.toml");
+        let cfg = Config { dir, path, port: Cell::new(0), proxy_keys: proxy_keys.to_owned(), extra: extra.to_owned() };
+        cfg.listen_on(free_port());
+        cfg
+    }
+
+    /// The port of `[proxy] listen`.
+    pub fn port(&self) -> u16 {
+        self.port.get()
+    }
+
+    fn listen_on(&self, port: u16) {
         let text = format!(
-            "[proxy]\nlisten = \"127.0.0.1:{port}\"\n{proxy_keys}\n[consoleauth]\nstore = \"sqlite://{}/p.db\"\n{extra}\n",
-            dir.path().display()
+            "[proxy]\nlisten = \"127.0.0.1:{port}\"\n{}\n[consoleauth]\nstore = \"sqlite://{}/p.db\"\n{}\n",
+            self.proxy_keys,
+            self.dir.path().display(),
+            self.extra
         );
-        std::fs::write(&path, text).unwrap();
-        Config { dir, path, port }
+        std::fs::write(&self.path, text).unwrap();
+        self.port.set(port);
     }
 
     pub fn local_node() -> Config {
@@ -132,37 +149,33 @@ impl Config {
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
-    /// `porthole serve`, killed on drop.
+    /// `porthole serve`, killed on drop; returns once the listener on [`Config::port`] is its own.
     pub fn serve(&self) -> Server {
-        let child =
-            Command::new(PORTHOLE).args(["serve", "-c"]).arg(&self.path).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().unwrap();
-        let server = Server { child, port: self.port };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("porthole serve did not listen on {}", self.port);
+        Server(Listening::start("porthole serve", self.port(), |port| {
+            self.listen_on(port);
+            let mut cmd = Command::new(PORTHOLE);
+            cmd.args(["serve", "-c"]).arg(&self.path).env("NO_COLOR", "1");
+            cmd
+        }))
     }
 }
 
-pub struct Server {
-    child: Child,
-    pub port: u16,
-}
+/// A running `porthole serve`; its log is in [`Server::log`] (and in the test's output).
+pub struct Server(pub Listening);
 
 impl Server {
+    pub fn port(&self) -> u16 {
+        self.0.port
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        self.0.stderr()
+    }
+
     pub fn ws_url(&self, console_url: &str) -> String {
         let token = console_url.rsplit("%3Ftoken%3D").next().unwrap();
-        format!("ws://127.0.0.1:{}/?token={token}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        format!("ws://127.0.0.1:{}/?token={token}", self.port())
     }
 }
 

@@ -2,12 +2,16 @@
 //! QEMU with a VNC password (libvirt `passwd`, and `password-secret`), with x509 TLS (X509None), with
 //! x509 and a password (X509Vnc, client certificate), TigerVNC Xvnc with VncAuth and with X509None.
 //! Wrong passwords and CAs, and a silent server, give the browser a failure reason, not a hang.
-//! Runs when `PORTHOLE_E2E=1` (the README's test command sets it).
+//! The tests with a real server are `#[ignore = "needs QEMU"]` (Xvnc, openssl): run them with
+//! `cargo nextest run -p porthole --test security --run-ignored all`. Each server listens on a port
+//! it was seen to own (`listening.rs`), so a test never talks to another test's server.
 
 #![allow(clippy::unwrap_used)]
 
 #[path = "../libvirt/harness.rs"]
 mod harness;
+#[path = "../libvirt/listening.rs"]
+mod listening;
 mod servers;
 
 use harness::{framebuffer, Config};
@@ -15,14 +19,6 @@ use porthole_testkit::{ws_connect, RfbClient, WsIo};
 use servers::{make_pki, qemu, reissue_server_cert_as_v1, vnc_passwd_file, xvnc};
 use std::path::Path;
 use std::time::Duration;
-
-fn enabled() -> bool {
-    let on = std::env::var("PORTHOLE_E2E").is_ok_and(|v| v == "1");
-    if !on {
-        eprintln!("skipped: set PORTHOLE_E2E=1 (QEMU, Xvnc and openssl installed)");
-    }
-    on
-}
 
 fn config(port: u16, password: Option<&str>, vnc: &str) -> Config {
     let pw = password.map(|p| format!("password = \"{p}\"\n")).unwrap_or_default();
@@ -68,10 +64,8 @@ async fn assert_screen(cfg: &Config) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs QEMU"]
 async fn qemu_password_secret() {
-    if !enabled() {
-        return;
-    }
     let q = qemu(&["secret,id=s0,data=s3cretpw".into()], ",password-secret=s0");
     assert_screen(&config(q.port, Some("s3cretpw"), "auth_schemes = [\"vnc\"]")).await;
     let err = open(&config(q.port, Some("wrong-pw"), "auth_schemes = [\"vnc\"]")).await.err().unwrap();
@@ -81,10 +75,8 @@ async fn qemu_password_secret() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs QEMU and openssl"]
 async fn qemu_x509_none_and_a_wrong_ca() {
-    if !enabled() {
-        return;
-    }
     let pki = tempfile::tempdir().unwrap();
     make_pki(pki.path(), "good");
     let q = qemu(&[format!("tls-creds-x509,id=t0,dir={},endpoint=server,verify-peer=off", pki.path().display())], ",tls-creds=t0");
@@ -96,10 +88,8 @@ async fn qemu_x509_none_and_a_wrong_ca() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs QEMU and openssl"]
 async fn qemu_x509_vnc_with_a_client_certificate() {
-    if !enabled() {
-        return;
-    }
     let pki = tempfile::tempdir().unwrap();
     make_pki(pki.path(), "peer");
     let q = qemu(
@@ -110,10 +100,8 @@ async fn qemu_x509_vnc_with_a_client_certificate() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvnc, vncpasswd and openssl"]
 async fn xvnc_vncauth_and_x509none() {
-    if !enabled() {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let passwd = vnc_passwd_file(dir.path(), "xvncpw");
     let x = xvnc(&["-SecurityTypes", "VncAuth", "-rfbauth", passwd.to_str().unwrap()]);
@@ -130,9 +118,6 @@ async fn xvnc_vncauth_and_x509none() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_silent_server_hits_the_handshake_timeout() {
-    if !enabled() {
-        return;
-    }
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
     let started = std::time::Instant::now();
@@ -144,39 +129,22 @@ async fn a_silent_server_hits_the_handshake_timeout() {
 /// Issue 12 item 9: a VeNCrypt server whose certificate is X.509 v1 is refused (rustls takes only
 /// v3) and the log says so in words, with how to reissue it, instead of `UnsupportedCertVersion`.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs QEMU"]
+#[ignore = "needs QEMU and openssl"]
 async fn qemu_with_an_x509_v1_certificate_is_explained_in_the_log() {
     let pki = tempfile::tempdir().unwrap();
     make_pki(pki.path(), "v1");
     reissue_server_cert_as_v1(pki.path());
     let q = qemu(&[format!("tls-creds-x509,id=t0,dir={},endpoint=server,verify-peer=off", pki.path().display())], ",tls-creds=t0");
     let cfg = config(q.port, None, &tls_vnc("[\"vencrypt\"]", pki.path(), false));
-    let log_path = cfg.dir.path().join("serve.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let serve = std::process::Command::new(harness::PORTHOLE)
-        .args(["serve", "-c"])
-        .arg(&cfg.path)
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let _serve = KillOnDrop(serve);
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", cfg.port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let server = cfg.serve();
     let url = cfg.run_ok(&["console", "url", "vnc"]);
-    let token = url.rsplit("%3Ftoken%3D").next().unwrap();
-    let (ws, _) = ws_connect(&format!("ws://127.0.0.1:{}/?token={token}", cfg.port), &[]).await.unwrap();
+    let (ws, _) = ws_connect(&server.ws_url(&url), &[]).await.unwrap();
     let result = tokio::time::timeout(Duration::from_secs(20), RfbClient::handshake(WsIo::new(ws))).await.unwrap();
     let err = result.err().unwrap().to_string();
     assert!(err.contains("Unable to negotiate security"), "{err}");
     let mut text = String::new();
     for _ in 0..50 {
-        text = std::fs::read_to_string(&log_path).unwrap();
+        text = server.log();
         if text.contains("security handshake failed") {
             break;
         }
@@ -185,13 +153,4 @@ async fn qemu_with_an_x509_v1_certificate_is_explained_in_the_log() {
     let line = text.lines().find(|l| l.contains("security handshake failed")).unwrap_or_else(|| panic!("no failure logged: {text}"));
     assert!(line.contains("certificate is X.509 version 1") && line.contains("reissue it as v3"), "{line}");
     assert!(!line.contains("UnsupportedCertVersion"), "{line}");
-}
-
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

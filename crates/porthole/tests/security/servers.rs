@@ -3,79 +3,34 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+use crate::listening::{free_port, Listening};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
-/// A server process, killed on drop.
-pub struct Proc {
-    child: Child,
-    pub port: u16,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A free VNC display number (port 5900 + n) and its port. Tests in this process run in
-/// parallel: each call starts after the last display handed out, so two never pick the same one.
-/// Displays 40–69 are this suite's (libvirt's autoport starts at 0; the libvirt suite uses 70–99).
-pub fn free_display() -> (u16, u16) {
-    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(40);
-    for _ in 0..30 {
-        let n = 40 + (NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) - 40) % 30;
-        let port = 5900 + n;
-        let x_free = !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists();
-        if x_free && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return (n, port);
+/// QEMU (TCG, no disk) with VNC on 127.0.0.1 and extra `-vnc` options and objects, on a port it owns.
+/// The display number is the port less 5900: a port from the kernel's ephemeral range, never one
+/// that libvirt's autoport hands out.
+pub fn qemu(objects: &[String], vnc_opts: &str) -> Listening {
+    Listening::start("QEMU", free_port(), |port| {
+        let mut cmd = Command::new("qemu-system-x86_64");
+        cmd.args(["-M", "pc", "-m", "32", "-nodefaults", "-vga", "std", "-display", "none"]);
+        for o in objects {
+            cmd.args(["-object", o]);
         }
-    }
-    panic!("no free VNC display");
+        cmd.arg("-vnc").arg(format!("127.0.0.1:{}{vnc_opts}", port - 5900));
+        cmd
+    })
 }
 
-fn wait_port(child: &mut Child, port: u16) {
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("server exited with {status} before listening on {port}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("nothing listens on {port}");
-}
-
-/// QEMU (TCG, no disk) with VNC on 127.0.0.1 and extra `-vnc` options and objects.
-pub fn qemu(objects: &[String], vnc_opts: &str) -> Proc {
-    let (display, port) = free_display();
-    let mut cmd = Command::new("qemu-system-x86_64");
-    cmd.args(["-M", "pc", "-m", "32", "-nodefaults", "-vga", "std", "-display", "none"]);
-    for o in objects {
-        cmd.args(["-object", o]);
-    }
-    cmd.arg("-vnc").arg(format!("127.0.0.1:{display}{vnc_opts}"));
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().unwrap();
-    wait_port(&mut child, port);
-    Proc { child, port }
-}
-
-/// TigerVNC Xvnc with these security options.
-pub fn xvnc(args: &[&str]) -> Proc {
-    let (display, port) = free_display();
-    let mut child = Command::new("Xvnc")
-        .arg(format!(":{display}"))
-        .args(["-geometry", "640x480", "-depth", "24", "-localhost", "-nolisten", "tcp", "-rfbport", &port.to_string()])
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_port(&mut child, port);
-    Proc { child, port }
+/// TigerVNC Xvnc with these security options, on a port it owns. The X display is the first free
+/// one, which the X server itself picks and locks (`-displayfd`, written to stdout, unused here).
+pub fn xvnc(args: &[&str]) -> Listening {
+    Listening::start("Xvnc", free_port(), |port| {
+        let mut cmd = Command::new("Xvnc");
+        cmd.args(["-displayfd", "1", "-geometry", "640x480", "-depth", "24", "-localhost", "-nolisten", "tcp"]);
+        cmd.args(["-rfbport", &port.to_string()]).args(args);
+        cmd
+    })
 }
 
 /// An obfuscated VNC password file for Xvnc's -rfbauth.

@@ -1,6 +1,7 @@
 //! The VeNCrypt TLS client against a rustls server on loopback, with certificates made by the
 //! openssl command line: a version 1 server certificate (what `openssl x509 -req` makes without
 //! `-extfile`) is refused with words saying what to do, a version 3 one is accepted.
+//! `#[ignore = "needs openssl"]`: run with `--run-ignored all`.
 
 use super::*;
 use std::path::Path;
@@ -92,6 +93,7 @@ async fn connect_to(dir: &Path) -> std::io::Result<tokio_rustls::client::TlsStre
 }
 
 #[tokio::test]
+#[ignore = "needs openssl"]
 async fn a_version_1_server_certificate_is_explained() {
     let dir = tempfile::tempdir().unwrap();
     pki(dir.path(), None);
@@ -104,6 +106,7 @@ async fn a_version_1_server_certificate_is_explained() {
 }
 
 #[tokio::test]
+#[ignore = "needs openssl"]
 async fn a_version_3_server_certificate_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
     pki(dir.path(), Some("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:vnc.test\n"));
