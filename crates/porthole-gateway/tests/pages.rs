@@ -65,6 +65,33 @@ async fn assets_have_their_content_types() {
 }
 
 #[tokio::test]
+async fn the_serial_page_and_xterm_are_served_where_the_page_loads_them() {
+    let dir = web_dir();
+    std::fs::write(dir.path().join("serial.html"), "<!doctype html><title>serial</title>").unwrap();
+    std::fs::write(dir.path().join("serial.js"), "export {};").unwrap();
+    std::fs::write(dir.path().join("serial.css"), "body{}").unwrap();
+    for (package, file) in [("xterm", "lib/xterm.mjs"), ("xterm", "css/xterm.css"), ("addon-fit", "lib/addon-fit.mjs")] {
+        let path = dir.path().join("node_modules/@xterm").join(package).join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "x").unwrap();
+    }
+    let gw = start(&[], Settings { web_dir: dir.path().to_owned(), ..Settings::default() }).await;
+    for (path, ctype) in [
+        ("/serial.html?path=%3Ftoken%3Dx", "text/html"),
+        ("/serial.js", "text/javascript"),
+        ("/serial.css", "text/css"),
+        ("/xterm/lib/xterm.mjs", "text/javascript"),
+        ("/xterm/css/xterm.css", "text/css"),
+        ("/xterm-fit/lib/addon-fit.mjs", "text/javascript"),
+    ] {
+        let (code, text) = http_raw(gw.addr, &get(path)).await;
+        assert_eq!(code, 200, "{path}");
+        assert_eq!(header(&text, "content-type"), Some(ctype), "{path}");
+        assert_eq!(header(&text, "cache-control"), Some("no-cache"), "{path}");
+    }
+}
+
+#[tokio::test]
 async fn nothing_else_is_served() {
     let dir = web_dir();
     let gw = start(&[], Settings { web_dir: dir.path().to_owned(), ..Settings::default() }).await;

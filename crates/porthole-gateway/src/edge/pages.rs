@@ -1,5 +1,6 @@
-//! The console page and its assets: `vnc_lite.html`, `vnc_auto.html` and `console.html` are the
-//! project's page (web/console.html); `/novnc/*` is the pinned `@novnc/novnc` package. Every answer
+//! The console pages and their assets: `vnc_lite.html`, `vnc_auto.html` and `console.html` are the
+//! project's page (web/console.html), `serial.html` its terminal page; `/novnc/*` is the pinned
+//! `@novnc/novnc` package, `/xterm/*` and `/xterm-fit/*` the pinned xterm.js packages. Every answer
 //! is `no-cache`, may be framed only by `[proxy] frame_ancestors` (CSP, and `X-Frame-Options` where
 //! it can say the same), and sends no Referer (the page's URL holds the token).
 
@@ -15,7 +16,12 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub(super) const PAGE_ALIASES: [&str; 4] = ["/", "/vnc_lite.html", "/vnc_auto.html", "/console.html"];
 
 /// The page's own files besides the HTML, each served at `/<name>` (nothing else of `web_dir` is).
-const ASSETS: [&str; 6] = ["console.js", "console.css", "favicon.svg", "status.js", "keys.js", "clipboard.js"];
+const ASSETS: [&str; 9] =
+    ["console.js", "console.css", "favicon.svg", "status.js", "keys.js", "clipboard.js", "serial.html", "serial.js", "serial.css"];
+
+/// npm packages the pages load, each at `/<prefix>/*`.
+const PACKAGES: [(&str, &str); 3] =
+    [("/novnc", "node_modules/@novnc/novnc"), ("/xterm", "node_modules/@xterm/xterm"), ("/xterm-fit", "node_modules/@xterm/addon-fit")];
 
 /// Routes for the pages, every answer marked `Cache-Control: no-cache`.
 pub(crate) fn routes(settings: &Settings) -> Router<AppState> {
@@ -50,6 +56,8 @@ fn own_page(settings: &Settings) -> Router<AppState> {
     for asset in ASSETS {
         router = router.route_service(&format!("/{asset}"), ServeFile::new(dir.join(asset)));
     }
-    let novnc = ServeDir::new(dir.join("node_modules/@novnc/novnc")).append_index_html_on_directories(false);
-    router.nest_service("/novnc", novnc)
+    for (prefix, package) in PACKAGES {
+        router = router.nest_service(prefix, ServeDir::new(dir.join(package)).append_index_html_on_directories(false));
+    }
+    router
 }
