@@ -5,7 +5,10 @@
 #![allow(clippy::unwrap_used)]
 
 mod audit;
+mod guest;
 mod harness;
+#[path = "../attach/pty.rs"]
+mod pty;
 mod serial;
 
 use harness::{console, enabled, framebuffer, virsh_ok, Config, Domain};
