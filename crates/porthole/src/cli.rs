@@ -1,4 +1,4 @@
-//! The command line: `serve`, `console url`, `attach`, `list`, `audit` and `vncdisplay`.
+//! The command line: `serve` and `console url` (more roles arrive with their issues).
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
