@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Quick side-by-side: direct TCP, websockify and Porthole in front of the same fake VNC server
+# Quick side-by-side: direct TCP, a bare TCP relay (the floor: tokio copy_bidirectional, 256 KiB
+# buffers), websockify and Porthole in front of the same fake VNC server
 # (1920x1080 raw updates). Prints throughput, 1x1 round trips and each proxy's CPU seconds per GB;
 # porthole+sp is Porthole with the RFB security proxy on, in front of a second fake server that
 # requires a VNC password: Porthole answers its challenge, the client sees security None.
@@ -8,6 +9,7 @@
 # Usage: bench/quick.sh [FRAMES] [PINGS]. Needs websockify (Debian package) on PATH.
 # BENCH_CRATES=1 adds two bare relays built the same way on tokio-tungstenite and on fastwebsockets
 # (bench/ws-crates), to compare WebSocket crates under the same client and server.
+# BENCH_PORTHOLE=PATH runs another porthole binary (an earlier build, for before/after comparisons).
 # BENCH_BIG=N also holds N idle sessions (default 9950: a proxied session holds two sockets, and
 # the hard limit on open files is 20,000 per process on the development machine).
 set -euo pipefail
@@ -24,7 +26,7 @@ fi
 work=$(mktemp -d); pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cpu_ticks() { awk '{print $14+$15+$16+$17}' "/proc/$1/stat"; }
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15+$16+$17}' "/proc/$p/stat"))); done; echo "$t"; }
 
 "$target/release/examples/fake_vnc" 1920 1080 > "$work/vnc.port" & pids+=($!)
 while [ ! -s "$work/vnc.port" ]; do sleep 0.1; done
@@ -32,6 +34,10 @@ vnc=$(cat "$work/vnc.port")
 "$target/release/examples/fake_vnc" 1920 1080 bench-secret > "$work/vncpw.port" & pids+=($!)
 while [ ! -s "$work/vncpw.port" ]; do sleep 0.1; done
 vncpw=$(cat "$work/vncpw.port")
+
+# The floor: a bare TCP relay, the least any proxy between the same client and server costs.
+fport=$(free_port)
+"$target/release/examples/tcp_relay" 127.0.0.1:"$fport" 127.0.0.1:"$vnc" & fpid=$!; pids+=($fpid)
 
 wsport=$(free_port)
 websockify 127.0.0.1:"$wsport" 127.0.0.1:"$vnc" > "$work/websockify.log" 2>&1 & wspid=$!; pids+=($wspid)
@@ -48,25 +54,26 @@ name = "bench"
 host = "127.0.0.1"
 port = $vnc
 TOML
-RUST_LOG=warn "$target/release/porthole" serve -c "$work/p.toml" & ppid=$!; pids+=($ppid)
+porthole=${BENCH_PORTHOLE:-$target/release/porthole}
+RUST_LOG=warn "$porthole" serve -c "$work/p.toml" & ppid=$!; pids+=($ppid)
 # The same with the RFB security proxy on, toward the password-protected server.
 sport=$(free_port)
 sed -e "s/127.0.0.1:$pport/127.0.0.1:$sport/" -e "s|$work/p.db|$work/s.db|" -e "s/^port = $vnc\$/port = $vncpw\npassword = \"bench-secret\"/" \
     "$work/p.toml" > "$work/s.toml"
 printf '[vnc]\nauth_schemes = ["vnc", "none"]\n' >> "$work/s.toml"
-RUST_LOG=warn "$target/release/porthole" serve -c "$work/s.toml" & spid=$!; pids+=($spid)
-for p in $wsport $pport $sport; do until (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; do sleep 0.1; done; done
-token=$("$target/release/porthole" console url -c "$work/p.toml" bench | sed 's/.*%3Ftoken%3D//')
-stoken=$("$target/release/porthole" console url -c "$work/s.toml" bench | sed 's/.*%3Ftoken%3D//')
+RUST_LOG=warn "$porthole" serve -c "$work/s.toml" & spid=$!; pids+=($spid)
+for p in $fport $wsport $pport $sport; do until (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; do sleep 0.1; done; done
+token=$("$porthole" console url -c "$work/p.toml" bench | sed 's/.*%3Ftoken%3D//')
+stoken=$("$porthole" console url -c "$work/s.toml" bench | sed 's/.*%3Ftoken%3D//')
 
 hz=$(getconf CLK_TCK)
-run() { # name url pid
+run() { # name url "pid..." (the CPU of every process of the proxy chain counts)
     local before after line
-    before=${3:+$(cpu_ticks "$3")}
+    before=${3:+$(cpu_ticks $3)}
     line=$("$target/release/examples/rfb_throughput" "$2" "$frames" "$pings")
     sleep 0.5
     if [ -n "$3" ]; then
-        after=$(cpu_ticks "$3")
+        after=$(cpu_ticks $3)
         bytes=$(sed 's/.*bytes=\([0-9]*\).*/\1/' <<<"$line")
         cpu=$(python3 -c "print(f'{($after-$before)/$hz/($bytes/1e9):.2f}')")
     else cpu="-"; fi
@@ -74,9 +81,49 @@ run() { # name url pid
 }
 echo "frames=$frames (1920x1080x32bpp raw) pings=$pings (1x1 updates)"
 run direct "tcp://127.0.0.1:$vnc" ""
+run floor "tcp://127.0.0.1:$fport" "$fpid"
 run websockify "ws://127.0.0.1:$wsport/" "$wspid"
 run porthole "ws://127.0.0.1:$pport/?token=$token" "$ppid"
 run porthole+sp "ws://127.0.0.1:$sport/?token=$stoken" "$spid"
+# BENCH_TLS=1: TLS terminated by Porthole itself, against nginx (Debian) terminating TLS in front of
+# Porthole; the CPU is that of the whole chain (nginx + Porthole).
+if [ "${BENCH_TLS:-0}" = 1 ]; then
+    command -v nginx >/dev/null || { echo "BENCH_TLS=1 needs nginx (apt-get install nginx-light)" >&2; exit 1; }
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/ca.key" -out "$work/ca.pem" \
+        -days 1 -subj /CN=bench-ca -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/tls.key" -out "$work/tls.csr" -subj /CN=127.0.0.1 2>/dev/null
+    printf 'basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$work/tls.ext"
+    openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 1 \
+        -extfile "$work/tls.ext" -out "$work/tls.pem" 2>/dev/null
+    tport=$(free_port)
+    sed -e "s/127.0.0.1:$pport/127.0.0.1:$tport/" -e "s|$work/p.db|$work/p.db|" "$work/p.toml" \
+        | sed "/^\[proxy\]/a cert = \"$work/tls.pem\"\nkey = \"$work/tls.key\"" > "$work/t.toml"
+    RUST_LOG=warn "$porthole" serve -c "$work/t.toml" & tpid=$!; pids+=($tpid)
+    nport=$(free_port)
+    mkdir -p "$work/nginx"
+    cat > "$work/nginx.conf" <<NGINX
+daemon off; master_process off; worker_processes 1; pid $work/nginx.pid; error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
+    uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+    server {
+        listen 127.0.0.1:$nport ssl;
+        ssl_certificate $work/tls.pem; ssl_certificate_key $work/tls.key;
+        location / {
+            proxy_pass http://127.0.0.1:$pport; proxy_http_version 1.1;
+            proxy_set_header Upgrade \$http_upgrade; proxy_set_header Connection upgrade;
+            proxy_set_header Host \$host; proxy_read_timeout 1h; proxy_buffering off;
+        }
+    }
+}
+NGINX
+    nginx -c "$work/nginx.conf" -p "$work/nginx" & npid=$!; pids+=($npid)
+    for p in $tport $nport; do until (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; do sleep 0.1; done; done
+    RFB_CA="$work/ca.pem" run porthole-tls "wss://127.0.0.1:$tport/?token=$token" "$tpid"
+    RFB_CA="$work/ca.pem" run nginx-tls "wss://127.0.0.1:$nport/?token=$token" "$npid $ppid"
+fi
 if [ "${BENCH_CRATES:-0}" = 1 ]; then
     for crate in tungstenite fastwebsockets; do
         cport=$(free_port)

@@ -1,7 +1,8 @@
 """Runs bench/quick.sh several times and writes docs/BENCHMARKS.md with the medians.
 
 Usage: python3 bench/report.py [RUNS] [FRAMES] [PINGS]   (defaults 5, 300, 3000)
-Runs quick.sh with BENCH_CRATES=1 (the WebSocket crate comparison rows) and BENCH_BIG (9950).
+Runs quick.sh with BENCH_CRATES=1 (the WebSocket crate comparison rows), BENCH_TLS=1 (TLS in Porthole and
+in nginx in front of it; BENCH_TLS=0 to skip) and BENCH_BIG (9950).
 """
 import os
 import platform
@@ -18,7 +19,7 @@ pings = sys.argv[3] if len(sys.argv) > 3 else "3000"
 
 rows = {}  # (section, name) -> {metric: [values]}
 for i in range(runs):
-    env = dict(os.environ, BENCH_CRATES="1")
+    env = dict(os.environ, BENCH_CRATES="1", BENCH_TLS=os.environ.get("BENCH_TLS", "1"))
     out = subprocess.run([os.path.join(ROOT, "bench/quick.sh"), frames, pings], cwd=ROOT, check=True,
                          capture_output=True, text=True, env=env).stdout
     print(out, file=sys.stderr)
@@ -83,12 +84,15 @@ def target(label, value, goal, ok):
 tp, tw = median("throughput", "porthole", "mb_per_s"), median("throughput", "websockify", "mb_per_s")
 cp, cw = median("throughput", "porthole", "cpu_s_per_gb"), median("throughput", "websockify", "cpu_s_per_gb")
 lp, ld = median("throughput", "porthole", "rtt_p50_us"), median("throughput", "direct", "rtt_p50_us")
+cf = median("throughput", "floor", "cpu_s_per_gb")
 sp, sw = median("setup", "porthole", "per_s"), median("setup", "websockify", "per_s")
 kib, kib_big = median("idle", "porthole", "kib_per_session"), median("idle-big", "porthole", "kib_per_session")
 n_big, alive_big = median("idle-big", "porthole", "sessions"), median("idle-big", "porthole", "alive")
 if None not in (tp, tw, cp, cw, lp, ld, sp, sw, kib):
     target("throughput ≥ 1.5× websockify", f"{tp / tw:.2f}× ({tp:,.0f} vs {tw:,.0f} MB/s)", 1.5, tp >= 1.5 * tw)
     target("proxy CPU per GB ≤ ⅓ of websockify's", f"{cp / cw:.2f}× ({cp:.2f} vs {cw:.2f} s/GB)", 1 / 3, cp <= cw / 3)
+    if cf is not None:
+        target("proxy CPU per GB ≤ 1.15× the bare TCP relay's (issue 11)", f"{cp / cf:.2f}× ({cp:.2f} vs {cf:.2f} s/GB)", 1.15, cp <= 1.15 * cf)
     target("p50 latency added over direct TCP ≤ 30 µs", f"{lp - ld:.0f} µs ({lp:.0f} vs {ld:.0f})", 30, lp - ld <= 30)
     target("set-up rate ≥ 10× websockify's", f"{sp / sw:.1f}× ({sp:,.0f} vs {sw:,.0f} /s)", 10, sp >= 10 * sw)
     target("≤ 64 KiB per idle session (1,000)", f"{kib:.1f} KiB", 64, kib <= 64)
@@ -103,14 +107,18 @@ lines += [
     "| path | throughput MB/s | 1×1 round trip p50 µs | added over direct | p99 µs | proxy CPU s per GB |",
     "|---|---|---|---|---|---|",
 ]
-for name in ["direct", "websockify", "porthole", "porthole+sp", "tungstenite", "fastwebsockets"]:
+for name in ["direct", "floor", "websockify", "porthole", "porthole+sp", "porthole-tls", "nginx-tls", "tungstenite", "fastwebsockets"]:
     p50 = median("throughput", name, "rtt_p50_us")
     added = f"{p50 - ld:.0f} µs" if p50 is not None and ld is not None and name != "direct" else "–"
     lines.append(f"| {name} | {med('throughput', name, 'mb_per_s')} | {med('throughput', name, 'rtt_p50_us', '{:.0f}')} | {added} | "
                  f"{med('throughput', name, 'rtt_p99_us', '{:.0f}')} | {med('throughput', name, 'cpu_s_per_gb', '{:.2f}')} |")
-lines += ["", "`tungstenite` and `fastwebsockets` are the same bare relay (no token, no checks; bench/ws-crates) on",
+lines += ["", "`floor` is a bare TCP relay between the same client and server (tokio `copy_bidirectional`, 256 KiB",
+          "buffers; no WebSocket, no checks: crates/porthole-testkit/examples/tcp_relay.rs): what any proxy costs at least.",
+          "", "`porthole-tls` is Porthole terminating TLS itself (rustls, `cert`/`key` in `[proxy]`); `nginx-tls` is",
+          "nginx (Debian) terminating TLS in front of a plain Porthole, the CPU column counting both processes.",
+          "", "`tungstenite` and `fastwebsockets` are the same bare relay (no token, no checks; bench/ws-crates) on",
           "tokio-tungstenite 0.29 and on fastwebsockets 0.10 (vectored writes on): the WebSocket crate comparison.",
-          "Porthole itself uses neither on the relay path: its own framing (crates/porthole-gateway/src/ws/).",
+          "Porthole itself uses neither on the relay path: its own framing (crates/porthole-ws).",
           "", "## Connections and idle sessions", "",
           "| path | set-up per s | set-up p50 | p99 | KiB per idle session | sessions | alive |",
           "|---|---|---|---|---|---|---|"]
@@ -126,6 +134,22 @@ lines += ["", "`porthole+sp` is Porthole with the RFB security proxy on (`auth_s
           "of the proxy and its children per idle session, every session answering a 1×1 update afterwards.",
           "10,000 sessions cannot be held here: a proxied session holds two sockets and the hard limit on open",
           "files is 20,000 per process, which root cannot raise in this sandbox (no CAP_SYS_RESOURCE).", ""]
+# Issue 15: the time from opening a console URL to the first frame drawn, in Chromium.
+if os.environ.get("BENCH_FIRST_FRAME", "1") == "1":
+    target_dir = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    env = dict(os.environ, PORTHOLE_BIN=os.path.join(target_dir, "release/porthole"))
+    ff = subprocess.run(["node", os.path.join(ROOT, "bench/first-frame.mjs"), "10", "--warm"], cwd=ROOT, capture_output=True,
+                        text=True, env=env)
+    print(ff.stdout + ff.stderr, file=sys.stderr)
+    table = [l for l in ff.stdout.splitlines() if l.startswith("|")]
+    lines += ["## First frame in Chromium", "",
+              "From opening a console URL to the first frame drawn (`node bench/first-frame.mjs 10 --warm`): Porthole's",
+              "page through `porthole serve` against noVNC's own `vnc_lite.html` behind websockify, the same Xvnc and",
+              "the same noVNC 1.7.0 core; 10 runs each, interleaved; cold = a new browser context (empty cache),",
+              "warm = a second load in the same context.", ""]
+    lines += table if table else [f"(first-frame.mjs did not run: {ff.stderr.strip()[-300:]})"]
+    lines += [""]
+
 notes = os.path.join(ROOT, "bench/NOTES.md")
 if os.path.exists(notes):
     lines += [open(notes).read()]

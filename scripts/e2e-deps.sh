@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need on a fresh Debian machine (idempotent, non-interactive):
 # Chromium, TigerVNC's Xvnc and vncpasswd, xterm, xwininfo, openssl, QEMU, websockify (the
-# benchmark's peer), xclip, setxkbmap, Debian's noVNC (vnc_lite.html), a font; and the npm
+# benchmark's peer), xclip, setxkbmap, Debian's noVNC (vnc_lite.html), nginx and NSS's certutil
+# (the reverse-proxy test), a font; and the npm
 # packages of web/ and tests/e2e/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,10 @@ command -v websockify >/dev/null || need+=(websockify)
 command -v xclip >/dev/null || need+=(xclip)                # the console page's clipboard tests
 command -v setxkbmap >/dev/null || need+=(x11-xkb-utils)    # its keyboard-layout test
 [ -e /usr/share/novnc/vnc_lite.html ] || need+=(novnc)      # bench/first-frame.mjs's vnc_lite.html
+# nginx is started by the test itself, on a free port with its own prefix (Debian's service is
+# left as the package installs it).
+command -v nginx >/dev/null || need+=(nginx)
+command -v certutil >/dev/null || need+=(libnss3-tools)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"

@@ -1,6 +1,6 @@
 // End to end: `porthole serve --demo` prints a console URL; Chromium shows the demo screen and typed keys.
 import assert from 'node:assert/strict';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Resources, canvasDigest, changedPixels, distinctColours, launchBrowser, openConsole, screenshot,
@@ -78,9 +78,13 @@ test('a page without a token says so', { timeout: 60000 }, async () => {
 test('a page whose noVNC copy is missing says so instead of hanging', { timeout: 60000 }, async () => {
     const res = new Resources();
     try {
+        // web/'s own files, served as is by web_root: no novnc/ beside them.
         const web = tempDir(res, 'porthole-web-');
-        for (const f of ['console.html', 'console.js', 'console.css', 'status.js', 'keys.js', 'clipboard.js']) copyFileSync(path.join(repoRoot, 'web', f), path.join(web, f));
-        const p = await startPorthole(res, { demo: true, webDir: web });
+        for (const f of readdirSync(path.join(repoRoot, 'web'))) {
+            if (/\.(html|js|css|svg)$/.test(f)) copyFileSync(path.join(repoRoot, 'web', f), path.join(web, f));
+        }
+        copyFileSync(path.join(repoRoot, 'web', 'console.html'), path.join(web, 'vnc_lite.html'));
+        const p = await startPorthole(res, { demo: true, webRoot: web });
         const url = await waitFor('the demo URL on stdout', () => p.proc.out.stdout.split('\n').find((l) => l.includes('vnc_lite.html?path=')));
         const browser = await launchBrowser(res);
         const page = await openConsole(browser, url, 'disconnected');

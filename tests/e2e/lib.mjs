@@ -141,25 +141,26 @@ export function keyRecorder(res) {
 }
 
 // porthole serve with a config written to a temp dir (`extra`: more TOML lines at its end); resolves
-// when /healthz answers. The page is this checkout's web/ (or `webDir`) wherever the binary was built.
+// when /healthz answers. The pages are the ones built into the binary (or `webRoot`, served as is);
+// `baseUrl` is the console URL base, or a function of the port (default: this listener's vnc_lite.html).
 // Retries when another process took the port.
-export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [], vnc = [], consoleauth = [], webDir } = {}) {
+export async function startPorthole(res, { targets = [], demo = false, nodes = [], extra = [], vnc = [], consoleauth = [], proxy = [], webRoot, baseUrl } = {}) {
     for (let attempt = 1; ; attempt++) {
         try {
-            return await startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consoleauth, webDir });
+            return await startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consoleauth, proxy, webRoot, baseUrl });
         } catch (e) {
             if (attempt >= 3 || !/Address already in use/.test(e.message)) throw e;
         }
     }
 }
 
-async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consoleauth, webDir = path.join(repoRoot, 'web') }) {
+async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consoleauth, proxy, webRoot, baseUrl }) {
     const dir = tempDir(res, 'porthole-e2e-');
     const port = await freePort();
     const config = path.join(dir, 'porthole.toml');
     const lines = [
-        '[proxy]', `listen = "127.0.0.1:${port}"`, `web_dir = "${webDir}"`,
-        '[vnc]', `novncproxy_base_url = "http://127.0.0.1:${port}/vnc_lite.html"`, ...vnc,
+        '[proxy]', `listen = "127.0.0.1:${port}"`, ...(webRoot ? [`web_root = "${webRoot}"`] : []), ...proxy,
+        '[vnc]', `novncproxy_base_url = "${(typeof baseUrl === 'function' ? baseUrl(port) : baseUrl) || `http://127.0.0.1:${port}/vnc_lite.html`}"`, ...vnc,
         '[consoleauth]', `store = "sqlite://${dir}/porthole.db"`, ...consoleauth,
     ];
     for (const t of targets) lines.push('[[targets]]', `name = "${t.name}"`, 'host = "127.0.0.1"', `port = ${t.port}`);
@@ -173,8 +174,9 @@ async function startPortholeOnce(res, { targets, demo, nodes, extra, vnc, consol
         if (proc.child.exitCode !== null) {
             throw Object.assign(new Error(`porthole exited: ${proc.out.stderr.trim()}`), { fatal: true });
         }
+        // Any answer means it listens (a TLS-only porthole answers plain http with 400).
         const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-        return r.ok;
+        return r.ok || r.status === 400;
     });
     return { port, config, proc, base: `http://127.0.0.1:${port}` };
 }
@@ -199,11 +201,13 @@ export function consoleUrl(config, instance) {
     return execFileSync(portholeBin, ['console', 'url', '-c', config, instance], { encoding: 'utf8' }).trim();
 }
 
-export async function launchBrowser(res) {
+// Headless Chromium; `args` are added to the usual flags, `env` replaces its environment.
+export async function launchBrowser(res, { args = [], env } = {}) {
     const browser = await chromium.launch({
         executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
         args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+            '--disable-background-networking', '--disable-component-update', '--disable-sync', ...args],
+        ...(env ? { env } : {}),
     });
     res.add(() => browser.close());
     return browser;

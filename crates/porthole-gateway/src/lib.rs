@@ -30,6 +30,7 @@
 //! - `api`: the Nova-compatible REST API under `/v2.1`.
 //! - [`mint`]: minting a console for an instance (API and CLI); `endpoint` converts endpoints.
 //! - [`state`], [`settings`]: what handlers share, and the tunables.
+//! - [`web`]: the console pages' files, embedded at build time.
 //!
 //! Dependencies point one way: edge → admission → live; edge → session → upstream, relay → live;
 //! api → mint, live; everything reads state and settings.
@@ -50,6 +51,7 @@ pub mod settings;
 pub mod state;
 mod throttle;
 mod upstream;
+pub mod web;
 
 /// Instances and their VNC endpoints.
 pub mod inventory {

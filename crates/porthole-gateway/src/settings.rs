@@ -78,8 +78,6 @@ impl std::fmt::Debug for ApiKey {
 pub struct Settings {
     /// Extra Origin host names accepted besides the Host header's. Never changed at run time.
     pub allowed_origins: Vec<String>,
-    /// The project's console page directory (`web/`, with `node_modules/@novnc/novnc`).
-    pub web_dir: PathBuf,
     /// Serve this directory as is instead of the project's page (e.g. `/usr/share/novnc`).
     pub web_root: Option<PathBuf>,
     /// Who may frame the console page: CSP `frame-ancestors` sources (`'self'` by default).
@@ -120,7 +118,6 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             allowed_origins: Vec::new(),
-            web_dir: PathBuf::from("web"),
             web_root: None,
             frame_ancestors: vec!["'self'".into()],
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,

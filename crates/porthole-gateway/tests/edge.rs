@@ -89,7 +89,7 @@ async fn an_api_body_sent_one_byte_a_second_is_cut_off() {
 
 #[tokio::test]
 async fn the_console_page_may_only_be_framed_by_its_own_origin_by_default() {
-    let gw = start(&[], Settings { web_dir: common::web_dir(), ..Settings::default() }).await;
+    let gw = start(&[], Settings::default()).await;
     let (status, text) = http_raw(gw.addr, "GET /vnc_lite.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     assert_eq!(status, 200, "{text}");
     let head = text.to_ascii_lowercase();
@@ -100,11 +100,7 @@ async fn the_console_page_may_only_be_framed_by_its_own_origin_by_default() {
 
 #[tokio::test]
 async fn frame_ancestors_lets_a_dashboard_embed_the_console() {
-    let settings = Settings {
-        frame_ancestors: vec!["'self'".into(), "https://horizon.example".into()],
-        web_dir: common::web_dir(),
-        ..Settings::default()
-    };
+    let settings = Settings { frame_ancestors: vec!["'self'".into(), "https://horizon.example".into()], ..Settings::default() };
     let gw = start(&[], settings).await;
     let (_, text) = http_raw(gw.addr, "GET /vnc_lite.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     let head = text.to_ascii_lowercase();

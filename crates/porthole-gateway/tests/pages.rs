@@ -1,4 +1,7 @@
-//! The console page and its assets: aliases, content types, `Cache-Control: no-cache`, methods.
+//! The console pages, served from the binary: aliases, web/'s files, the npm packages the pages
+//! load (noVNC, xterm.js), content types, `Cache-Control: no-cache`, `ETag`, methods; and
+//! `web_root` instead of them. The packages are in the binary only when `npm ci --prefix web`
+//! ran before the build (scripts/test does it).
 
 #![allow(clippy::unwrap_used)]
 
@@ -7,97 +10,99 @@ mod common;
 use common::{http_raw, start};
 use porthole_gateway::Settings;
 
-fn web_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("console.html"), "<!doctype html><title>page</title>").unwrap();
-    for module in ["console.js", "status.js", "keys.js", "clipboard.js"] {
-        std::fs::write(dir.path().join(module), "export {};").unwrap();
-    }
-    std::fs::write(dir.path().join("console.css"), "body{}").unwrap();
-    std::fs::write(dir.path().join("package.json"), "{}").unwrap();
-    let core = dir.path().join("node_modules/@novnc/novnc/core");
-    std::fs::create_dir_all(&core).unwrap();
-    std::fs::write(core.join("rfb.js"), "export default class RFB {}").unwrap();
-    dir
-}
-
 fn get(path: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 }
 
 fn header<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    text.lines().find_map(|l| {
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    head.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
         k.eq_ignore_ascii_case(name).then(|| v.trim())
     })
 }
 
+fn body(text: &str) -> &str {
+    text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default()
+}
+
+fn web_file(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/../../web/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[test]
+fn the_binary_holds_the_npm_packages() {
+    assert_eq!(porthole_gateway::web::missing(), Vec::<&str>::new(), "run `npm ci --prefix web`, then build again");
+}
+
 #[tokio::test]
 async fn page_aliases_serve_the_console_page() {
-    let dir = web_dir();
-    let gw = start(&[], Settings { web_dir: dir.path().to_owned(), ..Settings::default() }).await;
-    for path in ["/vnc_lite.html", "/vnc_auto.html", "/console.html", "/vnc_lite.html?path=%3Ftoken%3Dx"] {
+    let gw = start(&[], Settings::default()).await;
+    let page = web_file("console.html");
+    for path in ["/", "/vnc_lite.html", "/vnc_auto.html", "/console.html", "/vnc_lite.html?path=%3Ftoken%3Dx"] {
         let (code, text) = http_raw(gw.addr, &get(path)).await;
         assert_eq!(code, 200, "{path}");
-        assert_eq!(header(&text, "content-type"), Some("text/html"), "{path}");
+        assert_eq!(header(&text, "content-type"), Some("text/html; charset=utf-8"), "{path}");
         assert_eq!(header(&text, "cache-control"), Some("no-cache"), "{path}");
-        assert!(text.ends_with("<title>page</title>"));
+        assert_eq!(body(&text), page, "{path}");
     }
 }
 
 #[tokio::test]
-async fn assets_have_their_content_types() {
-    let dir = web_dir();
-    let gw = start(&[], Settings { web_dir: dir.path().to_owned(), ..Settings::default() }).await;
+async fn files_have_their_content_types() {
+    let gw = start(&[], Settings::default()).await;
+    let js = "text/javascript; charset=utf-8";
     for (path, ctype) in [
-        ("/console.js", "text/javascript"),
-        ("/status.js", "text/javascript"),
-        ("/keys.js", "text/javascript"),
-        ("/clipboard.js", "text/javascript"),
-        ("/console.css", "text/css"),
-        ("/novnc/core/rfb.js", "text/javascript"),
+        ("/console.js", js),
+        ("/console.css", "text/css; charset=utf-8"),
+        ("/favicon.svg", "image/svg+xml"),
+        ("/serial.html", "text/html; charset=utf-8"),
+        ("/novnc/core/rfb.js", js),
+        ("/novnc/vendor/pako/lib/zlib/inflate.js", js),
+        ("/xterm/lib/xterm.mjs", js),
+        ("/xterm/css/xterm.css", "text/css; charset=utf-8"),
+        ("/xterm-fit/lib/addon-fit.mjs", js),
     ] {
         let (code, text) = http_raw(gw.addr, &get(path)).await;
         assert_eq!(code, 200, "{path}");
         assert_eq!(header(&text, "content-type"), Some(ctype), "{path}");
         assert_eq!(header(&text, "cache-control"), Some("no-cache"), "{path}");
+        assert_eq!(header(&text, "x-content-type-options"), Some("nosniff"), "{path}");
     }
 }
 
 #[tokio::test]
-async fn the_serial_page_and_xterm_are_served_where_the_page_loads_them() {
-    let dir = web_dir();
-    std::fs::write(dir.path().join("serial.html"), "<!doctype html><title>serial</title>").unwrap();
-    std::fs::write(dir.path().join("serial.js"), "export {};").unwrap();
-    std::fs::write(dir.path().join("serial.css"), "body{}").unwrap();
-    for (package, file) in [("xterm", "lib/xterm.mjs"), ("xterm", "css/xterm.css"), ("addon-fit", "lib/addon-fit.mjs")] {
-        let path = dir.path().join("node_modules/@xterm").join(package).join(file);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, "x").unwrap();
-    }
-    let gw = start(&[], Settings { web_dir: dir.path().to_owned(), ..Settings::default() }).await;
-    for (path, ctype) in [
-        ("/serial.html?path=%3Ftoken%3Dx", "text/html"),
-        ("/serial.js", "text/javascript"),
-        ("/serial.css", "text/css"),
-        ("/xterm/lib/xterm.mjs", "javascript"),
-        ("/xterm/css/xterm.css", "text/css"),
-        ("/xterm-fit/lib/addon-fit.mjs", "javascript"),
-    ] {
-        let (code, text) = http_raw(gw.addr, &get(path)).await;
-        assert_eq!(code, 200, "{path}");
-        // Browsers run modules served as text/javascript or application/javascript (.mjs's).
-        let served = header(&text, "content-type").unwrap_or("");
-        assert!(served == ctype || served == format!("text/{ctype}") || served == format!("application/{ctype}"), "{path}: {served}");
-        assert_eq!(header(&text, "cache-control"), Some("no-cache"), "{path}");
+async fn every_file_of_web_is_served_as_it_is_in_the_source_tree() {
+    let gw = start(&[], Settings::default()).await;
+    let dir = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web")).unwrap();
+    for entry in dir.flatten().filter(|e| e.path().is_file()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("package") || name.starts_with('.') {
+            continue;
+        }
+        let (code, text) = http_raw(gw.addr, &get(&format!("/{name}"))).await;
+        assert_eq!(code, 200, "{name}");
+        assert_eq!(body(&text).as_bytes(), std::fs::read(entry.path()).unwrap(), "{name}: rebuild after editing web/");
     }
 }
 
 #[tokio::test]
 async fn nothing_else_is_served() {
-    let dir = web_dir();
-    let gw = start(&[], Settings { web_dir: dir.path().to_owned(), ..Settings::default() }).await;
-    for path in ["/package.json", "/node_modules/@novnc/novnc/core/rfb.js", "/novnc/../package.json", "/novnc/", "/novnc/core"] {
+    let gw = start(&[], Settings::default()).await;
+    for path in [
+        "/package.json",
+        "/package-lock.json",
+        "/node_modules/@novnc/novnc/core/rfb.js",
+        "/novnc/../package.json",
+        "/novnc/%2e%2e/package.json",
+        "/novnc/",
+        "/novnc/core",
+        "/novnc/package.json",
+        "/novnc/docs/API.md",
+        "/xterm/lib/xterm.mjs.map",
+        "/xterm/package.json",
+        "/nope.html",
+    ] {
         let (code, _) = http_raw(gw.addr, &get(path)).await;
         assert!(code == 404 || code == 400, "{path}: {code}");
     }
@@ -105,15 +110,30 @@ async fn nothing_else_is_served() {
 
 #[tokio::test]
 async fn only_get_and_head_for_pages() {
-    let dir = web_dir();
-    let gw = start(&[], Settings { web_dir: dir.path().to_owned(), ..Settings::default() }).await;
-    let (code, _) = http_raw(gw.addr, "HEAD /vnc_lite.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+    let gw = start(&[], Settings::default()).await;
+    let (code, text) = http_raw(gw.addr, "HEAD /vnc_lite.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     assert_eq!(code, 200);
+    assert_eq!(body(&text), "", "HEAD has no body");
+    assert_eq!(header(&text, "content-length"), Some(web_file("console.html").len().to_string().as_str()));
     for method in ["POST", "PUT", "DELETE"] {
         let req = format!("{method} /vnc_lite.html HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        let (code, _) = http_raw(gw.addr, &req).await;
+        let (code, text) = http_raw(gw.addr, &req).await;
         assert_eq!(code, 405, "{method}");
+        assert_eq!(header(&text, "allow"), Some("GET, HEAD"));
     }
+}
+
+#[tokio::test]
+async fn a_page_whose_etag_matches_is_not_sent_again() {
+    let gw = start(&[], Settings::default()).await;
+    let (_, text) = http_raw(gw.addr, &get("/novnc/core/rfb.js")).await;
+    let etag = header(&text, "etag").unwrap().to_owned();
+    let req = format!("GET /novnc/core/rfb.js HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"other\", {etag}\r\nConnection: close\r\n\r\n");
+    let (code, text) = http_raw(gw.addr, &req).await;
+    assert_eq!(code, 304, "{text}");
+    assert_eq!(body(&text), "");
+    let req = "GET /novnc/core/rfb.js HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"other\"\r\nConnection: close\r\n\r\n";
+    assert_eq!(http_raw(gw.addr, req).await.0, 200);
 }
 
 #[tokio::test]
@@ -125,4 +145,7 @@ async fn web_root_serves_another_directory_as_is() {
     assert_eq!(code, 200);
     assert!(text.ends_with("theirs"));
     assert_eq!(header(&text, "cache-control"), Some("no-cache"));
+    assert_eq!(header(&text, "referrer-policy"), Some("no-referrer"));
+    let (code, _) = http_raw(gw.addr, &get("/novnc/core/rfb.js")).await;
+    assert_eq!(code, 404, "web_root replaces the built-in files");
 }

@@ -1,6 +1,7 @@
 //! A minimal WebSocket client for benchmarks: the upgrade by hand, then frames parsed straight from
 //! the socket into the caller's buffer, so the measuring client is not what limits throughput.
-//! Client frames are masked with a zero key (allowed by RFC 6455, and free to apply).
+//! Client frames are masked with a zero key (allowed by RFC 6455, and free to apply). `wss://` URLs
+//! go through rustls, trusting the CA bundle named by `RFB_CA` (PEM).
 
 use std::io;
 use std::pin::Pin;
@@ -9,9 +10,64 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, Re
 
 use tokio::net::TcpStream;
 
+/// The connection under the WebSocket: plain or TLS.
+enum Io {
+    Tcp(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Io {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Tcp(s) => Pin::new(s).poll_write(cx, data),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// A TLS client trusting the PEM bundle named by `RFB_CA`.
+fn tls_connector() -> io::Result<tokio_rustls::TlsConnector> {
+    use rustls::pki_types::pem::PemObject as _;
+    let ca = std::env::var("RFB_CA").map_err(|_| io::Error::other("wss:// needs RFB_CA=the CA bundle (PEM)"))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(&ca).map_err(io::Error::other)? {
+        roots.add(cert.map_err(io::Error::other)?).map_err(io::Error::other)?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)))
+}
+
 /// A connected WebSocket as a byte stream of binary payloads.
 pub struct RawWs {
-    tcp: TcpStream,
+    tcp: Io,
     /// Payload bytes left in the current frame.
     left: u64,
     /// Header bytes gathered so far.
@@ -23,12 +79,23 @@ pub struct RawWs {
 }
 
 impl RawWs {
-    /// Upgrades `ws://host:port/path?query`; fails on any status but 101.
+    /// Upgrades `ws://host:port/path?query` (or `wss://`); fails on any status but 101.
     pub async fn connect(url: &str) -> io::Result<RawWs> {
-        let rest = url.strip_prefix("ws://").ok_or_else(|| io::Error::other("ws:// only"))?;
+        let (tls, rest) = match (url.strip_prefix("ws://"), url.strip_prefix("wss://")) {
+            (Some(rest), _) => (false, rest),
+            (_, Some(rest)) => (true, rest),
+            _ => return Err(io::Error::other("ws:// or wss:// only")),
+        };
         let (authority, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
-        let mut tcp = TcpStream::connect(authority).await?;
-        tcp.set_nodelay(true)?;
+        let plain = TcpStream::connect(authority).await?;
+        plain.set_nodelay(true)?;
+        let mut tcp = if tls {
+            let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h).trim_matches(|c| c == '[' || c == ']');
+            let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(io::Error::other)?;
+            Io::Tls(Box::new(tls_connector()?.connect(name, plain).await?))
+        } else {
+            Io::Tcp(plain)
+        };
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\

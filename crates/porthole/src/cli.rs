@@ -22,6 +22,7 @@ pub struct ConfigArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run every role in one process: console pages, WebSocket proxy and token store.
+    #[command(after_help = crate::config::store_path::help())]
     Serve {
         #[command(flatten)]
         config: ConfigArg,
@@ -96,6 +97,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ConsoleCommand {
     /// Mint a token for an instance and print its access URL alone on stdout.
+    #[command(after_help = crate::config::store_path::help())]
     Url {
         #[command(flatten)]
         config: ConfigArg,

@@ -14,8 +14,6 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:6080";
 pub const DEFAULT_LISTEN_NO_CONFIG: &str = "127.0.0.1:6080";
 /// Token lifetime in seconds (Nova's `[consoleauth] token_ttl`).
 pub const DEFAULT_TOKEN_TTL: u64 = 600;
-/// The embedded token store, in the working directory.
-pub const DEFAULT_STORE: &str = "sqlite://porthole.db";
 
 /// The whole configuration file.
 #[derive(Debug, Default, PartialEq, Deserialize)]
@@ -129,10 +127,9 @@ fn default_proxyclient_address() -> String {
 pub struct Proxy {
     pub listen: String,
     pub allowed_origins: Vec<String>,
-    /// Serve this directory instead of the project's console page (e.g. `/usr/share/novnc`).
+    /// Serve this directory as is instead of the console pages built into the binary (e.g.
+    /// `/usr/share/novnc`); it must exist.
     pub web_root: Option<PathBuf>,
-    /// The project's console page directory; found next to the sources or the binary when unset.
-    pub web_dir: Option<PathBuf>,
     pub connect_timeout: u64,
     /// Seconds a VNC server has to finish the security handshake (security proxy on).
     pub handshake_timeout: u64,
@@ -163,7 +160,6 @@ impl Default for Proxy {
             listen: DEFAULT_LISTEN.to_owned(),
             allowed_origins: Vec::new(),
             web_root: None,
-            web_dir: None,
             connect_timeout: settings::DEFAULT_CONNECT_TIMEOUT.as_secs(),
             handshake_timeout: settings::DEFAULT_HANDSHAKE_TIMEOUT.as_secs(),
             idle_timeout: 0,
@@ -249,7 +245,7 @@ impl Default for ConsoleAuth {
         use porthole_tokens::store as s;
         ConsoleAuth {
             token_ttl: DEFAULT_TOKEN_TTL,
-            store: DEFAULT_STORE.into(),
+            store: store_path::default_store_url(),
             enforce_session_timeout: false,
             pool_max_connections: s::DEFAULT_MAX_CONNECTIONS,
             pool_min_connections: s::DEFAULT_MIN_CONNECTIONS,
@@ -333,6 +329,11 @@ impl Config {
         if self.proxy.listen.parse::<SocketAddr>().is_err() {
             p.push(format!("[proxy] listen = {:?} is not an address:port such as \"0.0.0.0:6080\"", self.proxy.listen));
         }
+        if let Some(root) = &self.proxy.web_root {
+            if !root.is_dir() {
+                p.push(format!("[proxy] web_root = {:?}: no such directory", root.display().to_string()));
+            }
+        }
         if self.proxy.connect_timeout == 0 {
             p.push("[proxy] connect_timeout must be at least 1 second".into());
         }
@@ -383,8 +384,15 @@ impl Config {
             p.push("[consoleauth] token_ttl must be at least 1 second".into());
         }
         let store = &self.consoleauth.store;
+        if store.is_empty() {
+            p.push(
+                "[consoleauth] store is not set and this user has no default (not root, and neither XDG_STATE_HOME nor HOME is set): \
+                 set store = \"sqlite:///PATH/porthole.db\""
+                    .into(),
+            );
+        }
         let known = ["sqlite:", "postgres://", "postgresql://"].iter().any(|s| store.starts_with(s)) || store == "memory:";
-        if !known {
+        if !known && !store.is_empty() {
             p.push(format!(
                 "[consoleauth] store = {:?}: expected sqlite://PATH or postgres://USER@HOST/DATABASE",
                 porthole_tokens::store::redact(store)
@@ -565,5 +573,8 @@ fn one_line(msg: &str) -> String {
 
 mod libvirt_uri;
 mod shape;
+#[cfg(test)]
+mod shipped_file;
+pub mod store_path;
 #[cfg(test)]
 mod tests;

@@ -34,6 +34,8 @@ pub(crate) enum Refusal {
     StoreDown(String),
     /// The node that holds the instance could not be asked whether the endpoint is still its.
     NodeDown(String),
+    /// The VNC server does not answer (only `/console/check` finds this out before connecting).
+    Unreachable,
 }
 
 impl Refusal {
@@ -45,7 +47,9 @@ impl Refusal {
             Refusal::MissingToken | Refusal::Invalid | Refusal::Expired | Refusal::Revoked | Refusal::Moved => StatusCode::UNAUTHORIZED,
             Refusal::Origin(_) => StatusCode::FORBIDDEN,
             Refusal::Throttled => StatusCode::TOO_MANY_REQUESTS,
-            Refusal::Busy | Refusal::ShuttingDown | Refusal::StoreDown(_) | Refusal::NodeDown(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Busy | Refusal::ShuttingDown | Refusal::StoreDown(_) | Refusal::NodeDown(_) | Refusal::Unreachable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -63,6 +67,7 @@ impl Refusal {
             Refusal::Busy => "busy",
             Refusal::ShuttingDown => "shutting-down",
             Refusal::StoreDown(_) | Refusal::NodeDown(_) => "unavailable",
+            Refusal::Unreachable => "unreachable",
         }
     }
 
@@ -89,6 +94,7 @@ impl Refusal {
             Refusal::ShuttingDown => "The console proxy is restarting: try again in a moment",
             Refusal::StoreDown(_) => "The console service is unavailable: try again in a moment",
             Refusal::NodeDown(_) => "The VM's host cannot be reached right now: try again in a moment",
+            Refusal::Unreachable => "The machine's console (its VNC server) does not answer: try again in a moment",
         }
     }
 

@@ -9,6 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::Json;
 use http::HeaderMap;
+use porthole_tokens::TokenEndpoint;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
@@ -40,7 +41,11 @@ pub(crate) async fn console_check(
     let token = serde_json::from_slice::<CheckRequest>(&body).map(|r| r.token).unwrap_or_default();
     let query = format!("token={}", url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>());
     let request = admission::Request { headers: &headers, query: Some(&query), peer };
-    Json(match admission::check(&state, request).await {
+    let checked = match admission::check(&state, request).await {
+        Ok(checked) => reachable(&state, checked).await,
+        Err(r) => Err(r),
+    };
+    Json(match checked {
         Ok(checked) => CheckAnswer {
             ok: true,
             reason: "ok",
@@ -51,6 +56,17 @@ pub(crate) async fn console_check(
         },
         Err(r) => refused(&r, peer),
     })
+}
+
+/// Whether the console's VNC server (or serial chardev) answers a TCP connection now: what the
+/// upgrade would meet next. Endpoints reached through libvirt were just asked of their node.
+async fn reachable(state: &AppState, checked: admission::Checked) -> Result<admission::Checked, Refusal> {
+    let TokenEndpoint::Tcp { host, port } = &checked.info.endpoint else { return Ok(checked) };
+    let limit = state.settings().connect_timeout;
+    match tokio::time::timeout(limit, tokio::net::TcpStream::connect((host.as_str(), *port))).await {
+        Ok(Ok(_)) => Ok(checked),
+        _ => Err(Refusal::Unreachable),
+    }
 }
 
 fn refused(r: &Refusal, peer: SocketAddr) -> CheckAnswer {

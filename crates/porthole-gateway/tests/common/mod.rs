@@ -164,8 +164,3 @@ pub async fn wait_for(cond: impl Fn() -> bool) {
     }
     panic!("condition not reached within 5 s");
 }
-
-/// The repository's web/ directory (the console page).
-pub fn web_dir() -> std::path::PathBuf {
-    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web"))
-}

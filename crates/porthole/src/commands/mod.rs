@@ -9,6 +9,7 @@ mod serve;
 pub use attach::parse_escape;
 
 use crate::cli::{Command, ConfigArg, ConsoleCommand};
+use crate::config::store_path::DefaultStore;
 use crate::config::Config;
 use anyhow::Context as _;
 use porthole_compute::{Compute, Endpoint, StaticTargets};
@@ -80,6 +81,9 @@ fn compute(config: &Config) -> Compute {
 }
 
 async fn open_auth(config: &Config) -> anyhow::Result<ConsoleAuth> {
+    if let Some(default) = DefaultStore::for_this_user().filter(|d| d.url() == config.consoleauth.store) {
+        default.create_dir().with_context(|| format!("creating the token store's directory {}", default.dir.display()))?;
+    }
     let store = open_store(&config.consoleauth.store, &config.consoleauth.store_options()).await.context("[consoleauth] store")?;
     Ok(ConsoleAuth::new(store, Clock::System))
 }

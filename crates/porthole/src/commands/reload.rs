@@ -26,7 +26,7 @@ pub fn changes(old: &Config, new: &Config) -> Changes {
         }
     };
     check(o.listen != n.listen, "[proxy] listen", false);
-    check(o.web_root != n.web_root || o.web_dir != n.web_dir, "[proxy] web_root", false);
+    check(o.web_root != n.web_root, "[proxy] web_root", false);
     check(o.frame_ancestors != n.frame_ancestors, "[proxy] frame_ancestors", false);
     check(o.request_timeout != n.request_timeout, "[proxy] request_timeout", false);
     check(old.consoleauth.store != new.consoleauth.store, "[consoleauth] store", false);

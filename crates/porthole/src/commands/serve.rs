@@ -63,7 +63,8 @@ pub async fn serve(path: Option<PathBuf>, config: Config, demo: bool) -> anyhow:
     tokio::spawn(auth.clone().run_purger(DEFAULT_PURGE_INTERVAL));
     let c = &running.config;
     let scheme = if c.proxy.cert.is_some() { "https" } else { "http" };
-    info!(listen = %bound, scheme, nodes = c.nodes.len(), targets = c.targets.len(), "porthole is serving consoles");
+    let store = porthole_tokens::store::redact(&c.consoleauth.store);
+    info!(listen = %bound, scheme, nodes = c.nodes.len(), targets = c.targets.len(), %store, "porthole is serving consoles");
     if let Some(d) = &demo_server {
         let target = ConsoleTarget {
             instance_uuid: porthole_gateway::inventory::target_uuid("demo"),
@@ -177,13 +178,15 @@ pub(super) fn settings(config: &Config, bound: SocketAddr) -> anyhow::Result<Set
         tls: vencrypt,
         timeout: Duration::from_secs(p.handshake_timeout),
     };
-    let web_dir = p.web_dir.clone().unwrap_or_else(default_web_dir);
-    if p.web_root.is_none() && !web_dir.join("node_modules/@novnc/novnc/core/rfb.js").is_file() {
-        warn!(dir = %web_dir.display(), "noVNC is not installed for the console page: run `npm ci --prefix web`");
+    let missing = porthole_gateway::web::missing();
+    if p.web_root.is_none() && !missing.is_empty() {
+        tracing::error!(
+            missing = missing.join(", "),
+            "this binary was built without the console pages' npm packages: pages answer 500; run `npm ci --prefix web` in the source tree and build again"
+        );
     }
     Ok(Settings {
         allowed_origins: p.allowed_origins.clone(),
-        web_dir,
         web_root: p.web_root.clone(),
         frame_ancestors: p.frame_ancestors.clone(),
         connect_timeout: Duration::from_secs(p.connect_timeout),
@@ -202,15 +205,6 @@ pub(super) fn settings(config: &Config, bound: SocketAddr) -> anyhow::Result<Set
         ssl_only: p.ssl_only,
         trusted_proxies: config.trusted_proxies(),
     })
-}
-
-/// `web/` of the source tree this binary was built from, else `./web`.
-fn default_web_dir() -> PathBuf {
-    let built = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web"));
-    if built.join("console.html").is_file() {
-        return built.canonicalize().unwrap_or(built);
-    }
-    PathBuf::from("web")
 }
 
 /// Each console holds two sockets (browser and VNC server): raises the soft limit on open files to

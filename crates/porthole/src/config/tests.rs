@@ -7,7 +7,8 @@ fn empty_file_gives_defaults() {
     let c = Config::from_toml_str("").unwrap();
     assert_eq!(c.proxy.listen, "0.0.0.0:6080");
     assert_eq!(c.consoleauth.token_ttl, 600);
-    assert_eq!(c.consoleauth.store, "sqlite://porthole.db");
+    assert_eq!(c.consoleauth.store, store_path::default_store_url());
+    assert!(c.consoleauth.store.starts_with("sqlite:///"), "absolute: {}", c.consoleauth.store);
     assert_eq!(c.vnc.auth_schemes, ["none"]);
     assert!(c.targets.is_empty());
     assert_eq!(Config::no_file().proxy.listen, "127.0.0.1:6080");
