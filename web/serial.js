@@ -1,10 +1,16 @@
-// Porthole serial console page: xterm.js on the console WebSocket (binary frames both ways: the
-// bytes to and from the guest's serial port), with copy/paste, fit-to-window, scrollback and a
-// status line. The URL is the VNC page's: `?path=%3Ftoken%3D…` (or `#path=…`), `&title=…`.
+// Porthole's serial console page: xterm.js on the console WebSocket (binary frames both ways: the
+// bytes to and from the guest's serial port), with copy/paste, fit-to-window and scrollback. What
+// happened and what next (the server's check, close reasons, reconnecting) is status.js's
+// ConsoleSession, shown as the VNC page shows it. The URL is the VNC page's: `?path=%3Ftoken%3D…`
+// (or `#path=…`), `&title=…`.
+import { ConsoleSession, tokenFromPath, websocketUrl } from './status.js';
 
 const $ = (id) => document.getElementById(id);
 
 const SCROLLBACK = 10000; // lines kept above the screen
+
+let socket = null; // the current WebSocket, null between connections
+let dropped = false; // a connection was lost at least once: "Connecting…" is then a reconnect
 
 // A parameter from the query string, else from the fragment, as the VNC page reads them.
 function param(name) {
@@ -14,53 +20,34 @@ function param(name) {
     return frag.has(name) ? frag.get(name) : null;
 }
 
-function websocketUrl(path) {
-    const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
-    return `${scheme}://${window.location.host}/${path.replace(/^\//, '')}`;
+// ---- What happened, and what next (the VNC page's words and layout) ----
+
+const STATUS = { connecting: 'Connecting…', connected: 'Connected', waiting: 'Reconnecting', stopped: 'Disconnected', final: 'Disconnected' };
+const BODY_STATE = { connecting: 'connecting', connected: 'connected', waiting: 'reconnecting', stopped: 'disconnected', final: 'disconnected' };
+
+/** Shows a phase of the session (see ConsoleSession in status.js). */
+function render({ phase, message = '', seconds = 0, action }) {
+    document.body.dataset.state = BODY_STATE[phase];
+    const live = phase === 'connected';
+    for (const el of document.querySelectorAll('.needs-session')) el.disabled = !live;
+    let status = STATUS[phase];
+    if (phase === 'waiting') status = `Reconnecting in ${seconds} s`;
+    if (phase === 'connecting' && dropped) status = 'Reconnecting…';
+    $('status').textContent = status;
+
+    if (phase === 'waiting' || phase === 'stopped' || phase === 'final') dropped = true;
+    $('notice').hidden = live || (phase === 'connecting' && !dropped);
+    if (message || phase !== 'connecting') $('notice-text').textContent = message;
+    $('notice-action').textContent = action ?? {
+        connecting: 'Reconnecting…',
+        waiting: `Reconnecting in ${seconds} s…`,
+        final: 'Ask for a new console URL: this one cannot be used again.',
+    }[phase] ?? '';
+    $('reconnect').hidden = phase !== 'waiting' && phase !== 'stopped';
+    $('reconnect').textContent = phase === 'waiting' ? 'Reconnect now' : 'Reconnect';
 }
 
-// ---- Status line and close reasons ------------------------------------------------------------
-// HOOK: web/status.js (shared with the VNC page) is to own this part: the wording of reasons,
-// `POST /console/check` to learn why a connection was refused before the upgrade, and reconnecting
-// with backoff. To adopt it, replace `localStatus()` by it; the rest of this page only calls
-// `status.connecting()`, `status.connected()` and `status.closed(event, opened)`, and gives it
-// `reconnect` to call.
-
-// Close reasons after which a new console URL is needed (CONTRACTS "What the browser is told").
-const FINAL_REASONS = ['Console reset by an administrator', 'Session ended by an administrator', 'Instance stopped', 'Token expired'];
-
-function describeClose(event, opened) {
-    if (!opened) return { text: 'could not connect (invalid or expired console URL?)', final: false };
-    const reason = event.reason || {
-        1000: 'the serial console was closed',
-        1001: 'the proxy is going away',
-        1006: 'connection lost',
-        1011: 'the console failed',
-    }[event.code] || `connection closed (${event.code})`;
-    return { text: reason, final: event.code === 1008 && FINAL_REASONS.includes(event.reason) };
-}
-
-function localStatus({ reconnect }) {
-    const show = (state, text, final = true) => {
-        document.body.dataset.state = state;
-        $('status').textContent = text;
-        $('reconnect').hidden = final;
-        $('paste').disabled = state !== 'connected';
-    };
-    $('reconnect').addEventListener('click', reconnect);
-    return {
-        connecting: () => show('connecting', 'Connecting…'),
-        connected: () => show('connected', 'Connected'),
-        closed(event, opened) {
-            const { text, final } = describeClose(event, opened);
-            show('disconnected', `Disconnected: ${text}`, final);
-            return text;
-        },
-        failed: (text) => show('disconnected', `Disconnected: ${text}`),
-    };
-}
-
-// ---- Terminal -----------------------------------------------------------------------------------
+// ---- Terminal ----
 
 // xterm.js, imported at run time so that a missing copy is reported on the page.
 async function loadXterm() {
@@ -76,10 +63,12 @@ async function loadXterm() {
     }
 }
 
+// A serial line does not carry the window size: the bar shows it, and the command that tells the guest.
 function showSize(term) {
+    const stty = `stty rows ${term.rows} cols ${term.cols}`;
     $('size').textContent = `${term.cols}×${term.rows}`;
-    $('size').dataset.stty = `stty rows ${term.rows} cols ${term.cols}`;
-    $('size').title = `Serial lines do not tell the guest the window size; to match it, run in the guest: ${$('size').dataset.stty}`;
+    $('size').dataset.stty = stty;
+    $('size').title = `A serial line does not tell the machine the window size; to match it, run in the machine: ${stty}`;
 }
 
 async function copyText(text) {
@@ -123,29 +112,6 @@ function openTerminal({ Terminal, FitAddon }) {
         if (term.hasSelection()) await copyText(term.getSelection());
         term.focus();
     });
-    return { term, fit };
-}
-
-// ---- Connection ---------------------------------------------------------------------------------
-
-async function start() {
-    const title = param('title') || 'Porthole serial console';
-    document.title = title;
-    $('title').textContent = title;
-
-    let socket = null;
-    const status = localStatus({ reconnect: () => connect() });
-    const path = param('path');
-    if (path === null) {
-        status.failed('no console token in the URL');
-        return;
-    }
-    const xterm = await loadXterm();
-    if (!xterm) {
-        status.failed('the terminal (xterm.js) could not be loaded');
-        return;
-    }
-    const { term, fit } = openTerminal(xterm);
     const encoder = new TextEncoder();
     const send = (bytes) => { if (socket && socket.readyState === WebSocket.OPEN) socket.send(bytes); };
     term.onData((text) => send(encoder.encode(text)));
@@ -155,31 +121,74 @@ async function start() {
         $('paste-box').open = false;
         term.focus();
     });
+    document.addEventListener('click', (e) => { if (!$('paste-box').contains(e.target)) $('paste-box').open = false; });
+    return { term, fit };
+}
 
-    function connect() {
-        status.connecting();
-        let opened = false;
+// ---- The connection ----
+
+/**
+ * One connection, resolving with how it ended (`{code, reason, failure}` for ConsoleSession). The
+ * guest's bytes go to the terminal as they come; when a connection that was up ends, a dim line in
+ * the terminal says why, so the scrollback keeps it.
+ */
+function open(term, path, { consoleType, connected }) {
+    if (consoleType === 'novnc') {
+        return {
+            failure: 'This console URL is for a screen (a VNC console), not a serial console.',
+            final: true,
+            action: 'Open it with the console page (vnc_lite.html).',
+        };
+    }
+    return new Promise((resolve) => {
+        const closed = { code: 1006, reason: '', failure: null };
+        let up = false;
         const ws = new WebSocket(websocketUrl(path), ['binary']);
         ws.binaryType = 'arraybuffer';
         socket = ws;
         ws.addEventListener('open', () => {
-            opened = true;
-            status.connected();
+            up = true;
+            connected();
             term.focus();
         });
         ws.addEventListener('message', (e) => {
             term.write(typeof e.data === 'string' ? e.data : new Uint8Array(e.data));
         });
         ws.addEventListener('close', (e) => {
-            if (socket !== ws) return;
-            const text = status.closed(e, opened);
+            closed.code = e.code;
+            closed.reason = e.reason;
+            if (socket === ws) socket = null;
             // eslint-disable-next-line no-control-regex
-            if (opened) term.write(`\r\n\x1b[2m[porthole: disconnected: ${text.replace(/[\x00-\x1f\x7f]/g, '')}]\x1b[0m\r\n`);
+            const why = (e.reason || `connection closed (${e.code})`).replace(/[\x00-\x1f\x7f]/g, '');
+            if (up) term.write(`\r\n\x1b[2m[porthole: disconnected: ${why}]\x1b[0m\r\n`);
+            resolve(closed);
         });
-    }
-
-    window.porthole = { term, fit, socket: () => socket, reconnect: connect };
-    connect();
+    });
 }
 
-await start();
+async function main() {
+    const title = param('title') || 'Porthole serial console';
+    document.title = title;
+    $('title').textContent = title;
+    const path = param('path');
+    if (path === null) {
+        render({ phase: 'final', message: 'This console URL has no token in it.' });
+        return;
+    }
+    const xterm = await loadXterm();
+    if (!xterm) {
+        render({
+            phase: 'final',
+            message: 'The terminal (xterm.js) could not be loaded.',
+            action: 'The console server is missing files: tell its administrator.',
+        });
+        return;
+    }
+    const { term, fit } = openTerminal(xterm);
+    const session = new ConsoleSession({ token: tokenFromPath(path), open: (opts) => open(term, path, opts), render });
+    $('reconnect').addEventListener('click', () => session.reconnectNow());
+    window.porthole = { term, fit, session, socket: () => socket };
+    session.run();
+}
+
+main();

@@ -1,7 +1,8 @@
 // PAGE-ONLY test of the serial console page (web/serial.html) in headless Chromium: the page talks to
 // a tiny WebSocket server in this file that behaves like a guest's shell on a serial line (echoes
-// keys, runs `echo`, floods, closes with the proxy's close codes), not to porthole. The end to end
-// test through `porthole serve` to a real guest comes with the gateway's serial sessions.
+// keys, runs `echo`, floods, closes with the proxy's close codes) and answers /console/check for a
+// few made-up tokens, not to porthole. The end to end tests through `porthole serve` to a real
+// guest are in serial.test.mjs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -13,13 +14,30 @@ import { artifacts, launchBrowser, repoRoot, Resources, waitFor } from './lib.mj
 const web = path.join(repoRoot, 'web');
 // The routes the page expects from the proxy (see the README, "Serial consoles").
 const ROUTES = {
-    '/serial.html': 'serial.html', '/serial.js': 'serial.js', '/serial.css': 'serial.css', '/favicon.svg': 'favicon.svg',
+    '/serial.html': 'serial.html', '/serial.js': 'serial.js', '/serial.css': 'serial.css', '/status.js': 'status.js', '/favicon.svg': 'favicon.svg',
     '/xterm/': 'node_modules/@xterm/xterm/', '/xterm-fit/': 'node_modules/@xterm/addon-fit/',
 };
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
 
+// The server's answers to POST /console/check, by token; other tokens get a 404 (an older Porthole:
+// the page connects as before).
+const CHECKS = {
+    'vnc-token': { ok: true, reason: 'ok', message: 'ok', final: false, console_type: 'novnc', view_only: false },
+    'expired-token': { ok: false, reason: 'expired', message: 'expired', final: true },
+};
+
 function serveStatic(req, res) {
     const url = new URL(req.url, 'http://x');
+    if (req.method === 'POST' && url.pathname === '/console/check') {
+        let body = '';
+        req.on('data', (d) => { body += d; });
+        req.on('end', () => {
+            const answer = CHECKS[JSON.parse(body).token];
+            if (!answer) { res.writeHead(404).end(); return; }
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+        });
+        return;
+    }
     const prefix = Object.keys(ROUTES).find((r) => (r.endsWith('/') ? url.pathname.startsWith(r) : url.pathname === r));
     const file = prefix && path.join(web, ROUTES[prefix] + url.pathname.slice(prefix.length));
     if (!file || !file.startsWith(web) || !fs.existsSync(file)) {
@@ -122,8 +140,11 @@ const lines = (page) => page.evaluate(() => {
 });
 const hasLine = async (page, text) => (await lines(page)).includes(text);
 const statusText = (page) => page.textContent('#status');
+const notice = async (page) => ({
+    shown: await page.isVisible('#notice'), text: await page.textContent('#notice-text'), action: await page.textContent('#notice-action'),
+});
 
-test('serial page (page only, fake terminal server): shell, copy/paste, scrollback, resize, close reasons', async () => {
+test('serial page (page only, fake terminal server): shell, copy/paste, scrollback, resize, close reasons', { timeout: 120000 }, async () => {
     const res = new Resources();
     try {
         const { state, base } = await startServer(res);
@@ -190,8 +211,10 @@ test('serial page (page only, fake terminal server): shell, copy/paste, scrollba
         await page.keyboard.type('takeover');
         await page.keyboard.press('Enter');
         await page.waitForSelector('body[data-state="disconnected"]');
-        assert.equal(await statusText(page), 'Disconnected: Serial console taken over by another session');
+        assert.equal(await statusText(page), 'Disconnected');
+        assert.deepEqual(await notice(page), { shown: true, text: 'Serial console taken over by another session.', action: '' });
         assert.ok(await hasLine(page, '[porthole: disconnected: Serial console taken over by another session]'));
+        assert.equal(await page.isDisabled('#paste'), true);
         await page.screenshot({ path: path.join(artifacts, 'serial-page-taken-over.png') });
         assert.equal(await page.isVisible('#reconnect'), true);
         await page.click('#reconnect');
@@ -204,14 +227,30 @@ test('serial page (page only, fake terminal server): shell, copy/paste, scrollba
         await page.keyboard.type('expire');
         await page.keyboard.press('Enter');
         await page.waitForSelector('body[data-state="disconnected"]');
-        assert.equal(await statusText(page), 'Disconnected: Token expired');
+        assert.equal(await statusText(page), 'Disconnected');
+        assert.deepEqual(await notice(page),
+            { shown: true, text: 'Token expired.', action: 'Ask for a new console URL: this one cannot be used again.' });
         assert.equal(await page.isVisible('#reconnect'), false);
 
         // No token in the URL.
         const bare = await context.newPage();
         await bare.goto(`${base}/serial.html`);
         await bare.waitForSelector('body[data-state="disconnected"]');
-        assert.equal(await bare.textContent('#status'), 'Disconnected: no console token in the URL');
+        assert.equal(await bare.textContent('#notice-text'), 'This console URL has no token in it.');
+
+        // The server's check: a VNC console's URL, and an expired one, never reach the WebSocket.
+        const vnc = await context.newPage();
+        await vnc.goto(`${base}/serial.html?path=%3Ftoken%3Dvnc-token`);
+        await vnc.waitForSelector('body[data-state="disconnected"]');
+        assert.deepEqual(await notice(vnc), {
+            shown: true, text: 'This console URL is for a screen (a VNC console), not a serial console.',
+            action: 'Open it with the console page (vnc_lite.html).',
+        });
+        const gone = await context.newPage();
+        await gone.goto(`${base}/serial.html?path=%3Ftoken%3Dexpired-token`);
+        await gone.waitForSelector('body[data-state="disconnected"]');
+        assert.equal(await gone.textContent('#notice-text'), 'This console URL has expired.');
+        assert.equal(await gone.isVisible('#reconnect'), false);
         assert.equal(state.upgrades.length, 2);
         assert.deepEqual(errors, []);
     } finally {

@@ -136,12 +136,81 @@ pub async fn mint_console(
 }
 
 /// Whether `instance`, as the inventory sees it now, still serves the console a token names
-/// (CVE-2013-0335): the same VNC endpoint, or a serial console on the same node.
+/// (CVE-2013-0335): the same VNC endpoint, or the same serial console.
 pub(crate) fn still_serves(instance: &Instance, info: &ConnectInfo) -> bool {
-    match &info.endpoint {
-        TokenEndpoint::ConsoleStream { node } => {
-            instance.node.as_ref() == Some(node) && instance.state.has_console() && instance.serial.is_some()
+    if info.console_type == ConsoleType::Serial {
+        return serial_still_serves(instance, &info.endpoint);
+    }
+    crate::endpoint::vnc_endpoint(&info.endpoint).is_some_and(|ep| instance.vnc.as_ref() == Some(&ep))
+}
+
+/// Whether a serial token's endpoint is still its running instance's console: libvirt's stream on
+/// the same node for a pty console, or the same port of a raw TCP chardev that QEMU listens on (at
+/// the token's host, or on a wildcard, for which the token holds the node's address).
+fn serial_still_serves(instance: &Instance, endpoint: &TokenEndpoint) -> bool {
+    let Some(serial) = instance.serial.as_ref().filter(|_| instance.state.has_console()) else {
+        return false;
+    };
+    match (endpoint, &serial.source) {
+        (TokenEndpoint::ConsoleStream { node }, SerialSource::Pty { .. }) => instance.node.as_ref() == Some(node),
+        (TokenEndpoint::Tcp { host, port }, SerialSource::Tcp { host: at, port: listening, listen: true, telnet: false }) => {
+            listening == port && (at == host || at.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_unspecified()))
         }
-        other => crate::endpoint::vnc_endpoint(other).is_some_and(|ep| instance.vnc.as_ref() == Some(&ep)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use porthole_compute::serial::{ConsoleTarget, SerialConsole};
+
+    fn instance(state: InstanceState, source: SerialSource) -> Instance {
+        Instance {
+            uuid: uuid::Uuid::nil(),
+            name: "vm".into(),
+            node: Some("kvm1".into()),
+            state,
+            vnc: None,
+            graphics: None,
+            serial: Some(SerialConsole { alias: Some("serial0".into()), target: ConsoleTarget::Serial, source }),
+        }
+    }
+
+    fn serial_token(endpoint: TokenEndpoint) -> ConnectInfo {
+        ConnectInfo {
+            instance_uuid: uuid::Uuid::nil(),
+            console_type: ConsoleType::Serial,
+            endpoint,
+            internal_access_path: None,
+            access_url_base: "ws://127.0.0.1:6080/".into(),
+            expires: 0,
+            view_only: false,
+            minted_by: None,
+        }
+    }
+
+    fn tcp(host: &str, port: u16) -> SerialSource {
+        SerialSource::Tcp { host: host.into(), port, listen: true, telnet: false }
+    }
+
+    #[test]
+    fn a_serial_token_serves_while_its_console_is_the_same() {
+        let pty = SerialSource::Pty { path: Some("/dev/pts/3".into()) };
+        let stream = |node: &str| serial_token(TokenEndpoint::ConsoleStream { node: node.into() });
+        assert!(still_serves(&instance(InstanceState::Running, pty.clone()), &stream("kvm1")));
+        assert!(!still_serves(&instance(InstanceState::Running, pty.clone()), &stream("kvm2")));
+        assert!(!still_serves(&instance(InstanceState::ShutOff, pty), &stream("kvm1")));
+        assert!(!still_serves(&instance(InstanceState::Running, tcp("127.0.0.1", 4555)), &stream("kvm1")));
+
+        // A TCP chardev (no VNC endpoint involved): the same port, at the token's host or a wildcard.
+        let chardev = |host: &str, port| serial_token(TokenEndpoint::Tcp { host: host.into(), port });
+        assert!(still_serves(&instance(InstanceState::Running, tcp("127.0.0.1", 4555)), &chardev("127.0.0.1", 4555)));
+        assert!(still_serves(&instance(InstanceState::Running, tcp("0.0.0.0", 4555)), &chardev("10.0.0.11", 4555)));
+        assert!(!still_serves(&instance(InstanceState::Running, tcp("127.0.0.1", 4556)), &chardev("127.0.0.1", 4555)));
+        assert!(!still_serves(&instance(InstanceState::Running, tcp("10.0.0.12", 4555)), &chardev("10.0.0.11", 4555)));
+        assert!(!still_serves(&instance(InstanceState::ShutOff, tcp("127.0.0.1", 4555)), &chardev("127.0.0.1", 4555)));
+        let telnet = SerialSource::Tcp { host: "127.0.0.1".into(), port: 4555, listen: true, telnet: true };
+        assert!(!still_serves(&instance(InstanceState::Running, telnet), &chardev("127.0.0.1", 4555)));
     }
 }

@@ -70,6 +70,29 @@ pub enum Command {
         /// Instances to fix (names or UUIDs); all with findings when none is given.
         instances: Vec<String>,
     },
+    /// Connect this terminal to a serial console through the proxy, like `virsh console` from
+    /// anywhere the proxy is reachable: raw mode, keys go to the guest as typed, the escape key
+    /// leaves. The window size is not sent (a serial line has none).
+    Attach {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// A serial console URL (`ws://…/?token=…` or `wss://…`, as `console url --serial` and
+        /// `openstack console url show --serial` print it; the terminal page's URL works too), or
+        /// an instance name or UUID, for which a serial console URL is minted with the
+        /// configuration (`porthole serve` must be running for it).
+        console: String,
+        /// PEM file of the CA that signed the proxy's certificate (wss://); the system's CA bundle
+        /// otherwise.
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
+        /// The key that leaves the console: `^]` (Ctrl-], as `virsh console`), `^X` for another
+        /// Ctrl key, or one printable character.
+        #[arg(short = 'e', long, value_name = "KEY", default_value = "^]", value_parser = crate::commands::parse_escape)]
+        escape: u8,
+        /// Lifetime of a minted URL in seconds (default: [consoleauth] token_ttl).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        ttl: Option<u64>,
+    },
     /// Where an instance's VNC server listens, exactly as `virsh vncdisplay` prints it.
     Vncdisplay {
         #[command(flatten)]

@@ -1,9 +1,12 @@
 //! What each command does, on top of the library crates.
 
+mod attach;
 mod audit;
 mod instances;
 mod reload;
 mod serve;
+
+pub use attach::parse_escape;
 
 use crate::cli::{Command, ConfigArg, ConsoleCommand};
 use crate::config::store_path::DefaultStore;
@@ -11,6 +14,7 @@ use crate::config::Config;
 use anyhow::Context as _;
 use porthole_compute::{Compute, Endpoint, StaticTargets};
 use porthole_gateway::mint::MintRequest;
+use porthole_tokens::auth::Minted;
 use porthole_tokens::{open_store, Clock, ConsoleAuth, ConsoleType};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -40,6 +44,18 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
             };
             return Ok(audit::run(&config, json, fix.then_some(audit::Fix { apply: yes, hard_reboot, instances })).await);
+        }
+        Command::Attach { config, console, ca, escape, ttl } => {
+            // A URL is used as it is; anything else names an instance to mint a serial URL for.
+            let url = match console.contains("://") {
+                true => console,
+                false => {
+                    let config = load(&config)?;
+                    let listen = config.listen()?;
+                    mint(&config, &console, ttl, ConsoleType::Serial, false, serial_base_url(&config, listen)).await?.url
+                }
+            };
+            return attach::run(attach::Options { url: &url, ca: ca.as_deref(), escape }).await;
         }
         Command::Vncdisplay { config, instance } => instances::vncdisplay(&compute(&load(&config)?), &instance).await?,
     }
@@ -110,27 +126,39 @@ fn base_url(config: &Config, listen: SocketAddr) -> String {
 }
 
 async fn console_url(config: Config, instance: &str, ttl: Option<u64>, view_only: bool, serial: bool) -> anyhow::Result<()> {
+    let listen = config.listen()?;
+    let (base, console_type) = match serial {
+        true => (serial_base_url(&config, listen), ConsoleType::Serial),
+        false => (base_url(&config, listen), ConsoleType::Novnc),
+    };
+    let minted = mint(&config, instance, ttl, console_type, view_only, base).await?;
+    println!("{}", minted.url);
+    if serial {
+        eprintln!("Open in a browser: {}", serial_page_url(&config, listen, minted.token.expose()));
+    }
+    Ok(())
+}
+
+/// Mints a console of `instance` (minted by `cli`).
+async fn mint(
+    config: &Config,
+    instance: &str,
+    ttl: Option<u64>,
+    console_type: ConsoleType,
+    view_only: bool,
+    base: String,
+) -> anyhow::Result<Minted> {
     if config.nova_store() {
         anyhow::bail!(
             "the token store is Nova's database, where Nova mints and purges console tokens (read-only here): \
              ask Nova for a console URL (openstack console url show --novnc {instance})"
         );
     }
-    let auth = open_auth(&config).await?;
+    let auth = open_auth(config).await?;
     let ttl = Duration::from_secs(ttl.unwrap_or(config.consoleauth.token_ttl));
-    let listen = config.listen()?;
-    let (base, console_type) = match serial {
-        true => (serial_base_url(&config, listen), ConsoleType::Serial),
-        false => (base_url(&config, listen), ConsoleType::Novnc),
-    };
     let req = MintRequest { key: instance, base: &base, ttl, console_type, view_only, minted_by: Some("cli".into()) };
-    let (_, minted) = porthole_gateway::mint::mint_console(&compute(&config), &auth, &req).await?;
-    println!("{}", minted.url);
-    if serial {
-        let page = serial_page_url(&config, listen, minted.token.expose());
-        eprintln!("Open in a browser: {page}");
-    }
-    Ok(())
+    let (_, minted) = porthole_gateway::mint::mint_console(&compute(config), &auth, &req).await?;
+    Ok(minted)
 }
 
 /// `[serial_console] base_url` (Nova's name), or the WebSocket URL of the listener.

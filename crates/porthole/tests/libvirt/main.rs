@@ -6,8 +6,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod audit;
+mod guest;
 mod harness;
 mod listening;
+#[path = "../attach/pty.rs"]
+mod pty;
 mod serial;
 
 use harness::{console, framebuffer, virsh_ok, Config, Domain};
