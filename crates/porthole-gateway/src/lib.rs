@@ -27,18 +27,21 @@
 //! - `relay`: the byte pump.
 //! - `session`: a session's lifecycle and how it ended.
 //! - [`live`]: live sessions, revocation, ending them.
+//! - [`cluster`]: this process among others on one store: sessions recorded there with
+//!   heartbeats, revokes and kills from other processes acted on here.
 //! - `api`: the Nova-compatible REST API under `/v2.1`.
 //! - [`mint`]: minting a console for an instance (API and CLI); `endpoint` converts endpoints.
 //! - [`state`], [`settings`]: what handlers share, and the tunables.
 //! - [`web`]: the console pages' files, embedded at build time.
 //!
 //! Dependencies point one way: edge → admission → live; edge → session → upstream, relay → live;
-//! api → mint, live; everything reads state and settings.
+//! api → mint, live, cluster; cluster → live; everything reads state and settings.
 
 #![warn(missing_docs)]
 
 mod admission;
 mod api;
+pub mod cluster;
 mod edge;
 mod end;
 mod endpoint;

@@ -95,6 +95,18 @@ pub async fn a_process_that_stops_heartbeating_has_its_sessions_ended(a: &dyn Cl
     assert_eq!(ids(&a.sessions(&SessionQuery::live(0)).await.unwrap()), vec![alive.id]);
 }
 
+pub async fn a_restarted_process_ends_what_its_previous_run_left(a: &dyn ClusterStore, b: &dyn ClusterStore) {
+    let mut left = row("p1", Uuid::new_v4(), "web01", 100);
+    left.heartbeat = 150;
+    let other = row("p2", Uuid::new_v4(), "web01", 100);
+    a.record_sessions(&[left.clone(), other.clone()]).await.unwrap();
+    assert_eq!(b.end_proxy_sessions("p1", "proxy-restarted").await.unwrap(), 1);
+    let history = a.sessions(&SessionQuery::history(10)).await.unwrap();
+    let ended = history.iter().find(|r| r.id == left.id).unwrap();
+    assert_eq!((ended.ended, ended.end_reason.as_deref()), (Some(150), Some("proxy-restarted")));
+    assert_eq!(ids(&a.sessions(&SessionQuery::live(0)).await.unwrap()), vec![other.id]);
+}
+
 pub async fn history_is_purged_by_age(a: &dyn ClusterStore, b: &dyn ClusterStore) {
     let mut old = row("p1", Uuid::new_v4(), "web01", 10);
     old.ended = Some(20);
@@ -164,7 +176,8 @@ macro_rules! cluster_conformance_tests {
     (two: $make:expr $(, #[$attr:meta])* $(,)?) => {
         $crate::cluster_conformance_tests!(@cases [$(#[$attr])*] $make;
             sessions_recorded_by_one_are_listed_by_another, an_ended_session_leaves_the_live_list_and_stays_in_history,
-            a_process_that_stops_heartbeating_has_its_sessions_ended, history_is_purged_by_age,
+            a_process_that_stops_heartbeating_has_its_sessions_ended, a_restarted_process_ends_what_its_previous_run_left,
+            history_is_purged_by_age,
             events_published_by_one_reach_the_others_in_order, old_events_are_purged);
     };
     ($make:expr $(, #[$attr:meta])* $(,)?) => {

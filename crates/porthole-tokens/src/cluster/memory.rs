@@ -83,6 +83,17 @@ impl ClusterStore for MemoryCluster {
         Ok(n)
     }
 
+    async fn end_proxy_sessions(&self, proxy_id: &str, reason: &str) -> Result<u64> {
+        let mut st = self.lock()?;
+        let mut n = 0;
+        for r in st.sessions.iter_mut().filter(|r| r.ended.is_none() && r.proxy_id == proxy_id) {
+            r.ended = Some(r.heartbeat);
+            r.end_reason = Some(reason.into());
+            n += 1;
+        }
+        Ok(n)
+    }
+
     async fn sessions(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>> {
         let st = self.lock()?;
         let mut found: Vec<SessionRecord> = st.sessions.iter().filter(|r| matches(r, query)).cloned().collect();

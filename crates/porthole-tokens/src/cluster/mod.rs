@@ -199,6 +199,9 @@ pub trait ClusterStore: Send + Sync + 'static {
     /// Ends (at their last heartbeat, reason [`PROXY_GONE`]) the live sessions of other processes
     /// whose heartbeat is older than `stale_before`; returns how many.
     async fn reap_sessions(&self, stale_before: i64, except_proxy: &str) -> Result<u64>;
+    /// Ends (at their last heartbeat, for `reason`) every live session recorded by `proxy_id`: a
+    /// process starting again under a configured id ends what its previous run left; returns how many.
+    async fn end_proxy_sessions(&self, proxy_id: &str, reason: &str) -> Result<u64>;
     /// Sessions, as [`SessionQuery`] says.
     async fn sessions(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>>;
     /// Deletes sessions that ended before `ended_before`; returns how many.

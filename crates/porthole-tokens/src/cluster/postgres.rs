@@ -176,6 +176,19 @@ impl ClusterStore for PostgresStore {
         .await
     }
 
+    async fn end_proxy_sessions(&self, proxy_id: &str, reason: &str) -> Result<u64> {
+        self.bounded(async {
+            let res = sqlx::query("UPDATE sessions SET ended = heartbeat, end_reason = $1 WHERE ended IS NULL AND proxy_id = $2")
+                .bind(reason)
+                .bind(proxy_id)
+                .execute(&self.pool)
+                .await
+                .map_err(postgres_error)?;
+            Ok(res.rows_affected())
+        })
+        .await
+    }
+
     async fn sessions(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>> {
         let rows = self
             .bounded(async {

@@ -139,6 +139,17 @@ impl ClusterStore for SqliteStore {
         Ok(res.rows_affected())
     }
 
+    async fn end_proxy_sessions(&self, proxy_id: &str, reason: &str) -> Result<u64> {
+        self.check_file()?;
+        let res = sqlx::query("UPDATE sessions SET ended = heartbeat, end_reason = ? WHERE ended IS NULL AND proxy_id = ?")
+            .bind(reason)
+            .bind(proxy_id)
+            .execute(&self.pool)
+            .await
+            .map_err(sqlite_error)?;
+        Ok(res.rows_affected())
+    }
+
     async fn sessions(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>> {
         self.check_file()?;
         let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM sessions"));
