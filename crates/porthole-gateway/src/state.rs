@@ -4,12 +4,12 @@
 
 use crate::cluster::{Cluster, ClusterSettings};
 use crate::live::{LiveSessions, Policy};
-use porthole_tokens::cluster::RevokeReason;
-use porthole_tokens::{ClusterEvent, ClusterStore};
 use crate::settings::Settings;
 use crate::throttle::Throttle;
 use porthole_compute::Inventory;
+use porthole_tokens::cluster::RevokeReason;
 use porthole_tokens::ConsoleAuth;
+use porthole_tokens::{ClusterEvent, ClusterStore};
 use std::sync::{Arc, PoisonError, RwLock};
 use uuid::Uuid;
 

@@ -142,10 +142,9 @@ async fn what_an_outage_kept_is_written_when_the_store_is_back() {
     assert!(!cluster.flush(Duration::from_secs(1)).await, "nothing can be written while the store is down");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     store.down.store(false, Ordering::SeqCst);
-    let rows = eventually(3, "the end, written after the outage", store.as_ref(), |rows| async move {
-        rows.iter().any(|r| r.ended.is_some())
-    })
-    .await;
+    let rows =
+        eventually(3, "the end, written after the outage", store.as_ref(), |rows| async move { rows.iter().any(|r| r.ended.is_some()) })
+            .await;
     assert_eq!((rows[0].id, rows[0].bytes_to_server, rows[0].end_reason.as_deref()), (id, 77, Some("server-closed")));
     assert!(cluster.flush(Duration::from_secs(1)).await);
 }
