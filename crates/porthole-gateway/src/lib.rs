@@ -61,6 +61,7 @@ pub mod inventory {
     pub use porthole_compute::inventory::*;
 }
 
+pub use api::sessions::SessionDoc;
 pub use edge::{router, serve, tls_server_config};
 pub use redact::loggable_path;
 pub use settings::{ApiKey, Role, Settings};

@@ -13,19 +13,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use porthole_compute::LookupError;
-use porthole_tokens::cluster::{rfc3339, InstanceFilter, SessionQuery};
+use porthole_tokens::cluster::{rfc3339, InstanceFilter, SessionQuery, DEFAULT_HISTORY_LIMIT};
 use porthole_tokens::{ClusterEvent, SessionRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-/// Sessions in a history listing when `limit` is not given.
-pub(crate) const DEFAULT_HISTORY_LIMIT: u32 = 100;
-
-/// A console session.
+/// A console session, as the API and `porthole sessions --json` show it.
 #[derive(Serialize, ToSchema)]
-pub(crate) struct SessionDoc {
+pub struct SessionDoc {
     /// Unique cluster-wide.
     pub id: String,
     /// The `porthole serve` process that holds (held) it.
@@ -62,7 +59,8 @@ pub(crate) struct SessionDoc {
 }
 
 impl SessionDoc {
-    fn of(r: SessionRecord, history: bool) -> Self {
+    /// A session's record as shown; `history` adds `ended` and `end_reason` (null while live).
+    pub fn of(r: SessionRecord, history: bool) -> Self {
         SessionDoc {
             id: r.id.to_string(),
             proxy_id: r.proxy_id,

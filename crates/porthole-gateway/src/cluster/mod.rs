@@ -130,6 +130,11 @@ impl Cluster {
         &self.settings.proxy_id
     }
 
+    /// How events from other processes arrive: `notify` (PostgreSQL), `poll` (SQLite) or `memory`.
+    pub fn events_mode(&self) -> &'static str {
+        self.status.events_mode.get().copied().unwrap_or("none")
+    }
+
     /// How this process takes part.
     pub fn settings(&self) -> &ClusterSettings {
         &self.settings

@@ -32,6 +32,8 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// Events older than this are purged (a process that was away longer has no sessions left that
 /// they could concern: its heartbeats stopped and its sessions were ended).
 pub const EVENT_RETENTION: Duration = Duration::from_secs(3600);
+/// Sessions in a history listing when no limit is given.
+pub const DEFAULT_HISTORY_LIMIT: u32 = 100;
 /// The end reason of the sessions of a process that stopped heartbeating.
 pub const PROXY_GONE: &str = "proxy-gone";
 
