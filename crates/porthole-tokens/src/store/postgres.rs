@@ -25,6 +25,8 @@ pub struct PostgresStore {
     pub(crate) bound: Duration,
     /// The NOTIFY channel of this schema's cluster events (see [`events_channel`]).
     pub(crate) channel: String,
+    /// `HOST:PORT/DATABASE`, for messages.
+    name: String,
 }
 
 impl PostgresStore {
@@ -34,6 +36,7 @@ impl PostgresStore {
         let connect = PgConnectOptions::from_str(url)
             .map_err(|e| Error::StoreUrl { url: redact(url), reason: e.to_string() })?
             .application_name("porthole");
+        let name = format!("{}:{}/{}", connect.get_host(), connect.get_port(), connect.get_database().unwrap_or("postgres"));
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .min_connections(options.min_connections)
@@ -47,7 +50,7 @@ impl PostgresStore {
             Ok::<_, Error>(events_channel(&schema))
         };
         match tokio::time::timeout(options.connect_timeout, migrate).await {
-            Ok(Ok(channel)) => Ok(PostgresStore { pool, bound: options.acquire_timeout, channel }),
+            Ok(Ok(channel)) => Ok(PostgresStore { pool, bound: options.acquire_timeout, channel, name }),
             Ok(Err(e)) => Err(in_context(e, url)),
             Err(_) => {
                 Err(Unavailable::Database(format!("{} did not answer within {:?} (connect_timeout)", redact(url), options.connect_timeout))
@@ -58,15 +61,19 @@ impl PostgresStore {
 }
 
 impl PostgresStore {
-    /// Runs one store call, giving up after [`PostgresStore::bound`].
+    /// Runs one store call, giving up after [`PostgresStore::bound`]; a server that does not
+    /// answer is named in the error.
     pub(crate) async fn bounded<T>(&self, call: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        match tokio::time::timeout(self.bound, call).await {
-            Ok(result) => result,
-            Err(_) => Err(Unavailable::Database(format!(
-                "PostgreSQL did not answer within {} s (pool_acquire_timeout)",
+        let silent = || {
+            Unavailable::Database(format!(
+                "PostgreSQL at {} did not answer within {} s (pool_acquire_timeout): is it running and reachable?",
+                self.name,
                 self.bound.as_secs_f32()
             ))
-            .into()),
+        };
+        match tokio::time::timeout(self.bound, call).await {
+            Ok(Err(Error::Unavailable(Unavailable::NoConnection))) | Err(_) => Err(silent().into()),
+            Ok(result) => result,
         }
     }
 }
@@ -86,6 +93,9 @@ pub(crate) fn events_channel(schema: &str) -> String {
 fn in_context(e: Error, url: &str) -> Error {
     match e {
         Error::Unavailable(Unavailable::Database(m)) => Unavailable::Database(format!("{}: {m}", redact(url))).into(),
+        Error::Unavailable(Unavailable::NoConnection) => {
+            Unavailable::Database(format!("{}: {}", redact(url), Unavailable::NoConnection)).into()
+        }
         Error::Backend(m) => Error::Backend(format!("{}: {m}", redact(url))),
         other => other,
     }
