@@ -93,3 +93,30 @@ async fn an_instances_sessions_end_and_its_tokens_stay_valid() {
     assert_eq!(api(gw.addr, "DELETE", "/v2.1/porthole/sessions", Some(KEY), None).await.0, 400);
     assert_eq!(api(gw.addr, "GET", "/v2.1/porthole/sessions", None, None).await.0, 401);
 }
+
+/// Two processes on one store: a VM stop seen by one (its libvirt events) reaches the sessions of
+/// the other, whose browsers are told "Instance stopped".
+#[tokio::test]
+async fn a_stop_seen_by_one_process_ends_the_sessions_of_another() {
+    use porthole_gateway::cluster::ClusterSettings;
+    use porthole_gateway::live::{Policy, SessionMeta};
+    use porthole_gateway::AppState;
+    use porthole_tokens::cluster::MemoryCluster;
+    use porthole_tokens::store::MemoryStore;
+    use porthole_tokens::{Clock, ConsoleAuth};
+    use std::sync::Arc;
+
+    let tokens = ConsoleAuth::new(Arc::new(MemoryStore::new()), Clock::System);
+    let sessions: Arc<MemoryCluster> = Arc::new(MemoryCluster::new());
+    let inventory = Arc::new(common::targets(&[]));
+    let process = |name: &str| {
+        let settings = ClusterSettings { proxy_id: name.into(), ..ClusterSettings::default() };
+        AppState::join(Settings::default(), tokens.clone(), inventory.clone(), sessions.clone(), settings)
+    };
+    let (seeing, other) = (process("seeing").await.unwrap(), process("other").await.unwrap());
+    let vm = uuid::Uuid::new_v4();
+    let mut held = other.live.register(SessionMeta::new(vm, [192, 0, 2, 1].into()), other.live.generation()).unwrap();
+    seeing.end_consoles(vm, Policy::InstanceStopped).await.unwrap();
+    let why = tokio::time::timeout(Duration::from_secs(1), &mut held.ended).await.expect("within a second").unwrap();
+    assert_eq!(why, Policy::InstanceStopped);
+}
