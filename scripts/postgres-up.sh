@@ -10,6 +10,7 @@
 # PORTHOLE_PG_DIR (default /tmp/porthole-pg) holds data/, sock/, log, url and env (a file with the
 # export line, for `source`). Tests that stop their server (outage tests) set their own directory;
 # started again there, the server takes the port it had (when still free), so its URL stays valid.
+# PORTHOLE_PG_OPTS adds server options (e.g. "-c fsync=on" for a benchmark: fsync is off here).
 set -euo pipefail
 dir=${PORTHOLE_PG_DIR:-/tmp/porthole-pg}
 data=$dir/data
@@ -90,7 +91,7 @@ if ! port=$(running_port); then
         # Loopback only; fsync off: a test server, thrown away with its directory. (9>&-: the
         # server must not inherit the lock.)
         if as_owner "$bin/pg_ctl" -D "$data" -l "$dir/log" -w -t 60 \
-            -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >&2 9>&-; then
+            -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 ${PORTHOLE_PG_OPTS:-}" start >&2 9>&-; then
             started=1
             break
         fi

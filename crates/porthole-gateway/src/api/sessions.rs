@@ -9,13 +9,13 @@ use super::consoles::store_error;
 use super::error::{ApiError, BadRequestBody, NotFoundBody, UnauthorizedBody, UnavailableBody};
 use crate::live::Policy;
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use porthole_compute::LookupError;
 use porthole_tokens::cluster::{rfc3339, InstanceFilter, SessionQuery, DEFAULT_HISTORY_LIMIT};
 use porthole_tokens::{ClusterEvent, SessionRecord};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeSet;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -88,12 +88,10 @@ pub(crate) struct SessionList {
 }
 
 /// What to list.
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
+#[derive(Default, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
     /// Also the sessions that ended (newest first).
-    #[serde(default)]
     pub history: bool,
     /// At most this many (default 100 with `history`, all live ones without).
     pub limit: Option<u32>,
@@ -102,19 +100,48 @@ pub(crate) struct ListParams {
 }
 
 /// Which instance's sessions to end.
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
+#[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct EndParams {
     /// The instance (a name or a UUID).
     pub instance: Option<String>,
 }
 
+impl ListParams {
+    /// From the query string; a bad value is a 400 in Nova's shape (unknown parameters are
+    /// ignored, as Nova does).
+    fn parse(query: Option<&str>) -> Result<Self, ApiError> {
+        let mut p = ListParams::default();
+        for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match key.as_ref() {
+                "history" => p.history = parse_bool(&value)?,
+                "limit" => {
+                    let limit =
+                        value.parse().map_err(|_| ApiError::BadRequest(format!("Invalid limit {value:?}: a whole number expected.")))?;
+                    p.limit = Some(limit);
+                }
+                "instance" => p.instance = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+        Ok(p)
+    }
+}
+
+fn parse_bool(value: &str) -> Result<bool, ApiError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(ApiError::BadRequest(format!("Invalid history {value:?}: true or false expected."))),
+    }
+}
+
 /// Lists live sessions on every process (or the history).
 #[utoipa::path(get, path = "/v2.1/porthole/sessions", params(ListParams), responses(
     (status = 200, body = SessionList), (status = 400, body = BadRequestBody), (status = 401, body = UnauthorizedBody),
     (status = 503, body = UnavailableBody)))]
-pub(crate) async fn list(State(state): State<AppState>, Query(p): Query<ListParams>) -> Result<Json<SessionList>, ApiError> {
+pub(crate) async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Json<SessionList>, ApiError> {
+    let p = ListParams::parse(query.as_deref())?;
     let mut query = if p.history { SessionQuery::history(p.limit.unwrap_or(DEFAULT_HISTORY_LIMIT)) } else { SessionQuery::live(0) };
     if let Some(limit) = p.limit {
         query.limit = limit;
@@ -155,9 +182,11 @@ pub(crate) async fn end_one(
 pub(crate) async fn end_instance(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(p): Query<EndParams>,
+    RawQuery(query): RawQuery,
 ) -> Result<StatusCode, ApiError> {
-    let Some(key) = p.instance else {
+    let instance = url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()).find(|(k, _)| k == "instance");
+    let p = EndParams { instance: instance.map(|(_, v)| v.into_owned()) };
+    let Some(key) = p.instance.filter(|k| !k.is_empty()) else {
         return Err(ApiError::BadRequest("Give the instance whose sessions to end: ?instance=NAME_OR_UUID.".into()));
     };
     let instances = instances_named(&state, &key).await?;

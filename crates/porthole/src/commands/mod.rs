@@ -72,10 +72,16 @@ fn compute(config: &Config) -> Compute {
     Compute::new(config.node_configs(), targets)
 }
 
-async fn open_auth(config: &Config) -> anyhow::Result<ConsoleAuth> {
+/// Creates the default store's directory when the configuration uses it (and it is missing).
+fn default_store_dir(config: &Config) -> anyhow::Result<()> {
     if let Some(default) = DefaultStore::for_this_user().filter(|d| d.url() == config.consoleauth.store) {
         default.create_dir().with_context(|| format!("creating the token store's directory {}", default.dir.display()))?;
     }
+    Ok(())
+}
+
+async fn open_auth(config: &Config) -> anyhow::Result<ConsoleAuth> {
+    default_store_dir(config)?;
     let store = open_store(&config.consoleauth.store, &config.consoleauth.store_options()).await.context("[consoleauth] store")?;
     Ok(ConsoleAuth::new(store, Clock::System))
 }

@@ -29,6 +29,7 @@ pub struct Listing {
 }
 
 async fn cluster(config: &Config) -> anyhow::Result<Arc<dyn ClusterStore>> {
+    super::default_store_dir(config)?;
     open_cluster(&config.consoleauth.store, &config.consoleauth.store_options()).await.context("[consoleauth] store")
 }
 
