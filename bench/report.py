@@ -174,8 +174,9 @@ lines += ["", "Set-up as above (upgrade, token check, RFB handshake; 8 concurren
           "(synchronous = NORMAL). Every process records its sessions in the store (batched writes beside the session",
           "path) and heartbeats every 5 s. All of it shares the machine's 2 cores: three processes, PostgreSQL and the",
           "client compete for them, so three processes show the cost of coordination here, not a gain in capacity.",
-          "A process holds at most 9,990 sessions: two sockets each, and 20,000 open files per process, less its own",
-          "(listener, store connections); so 2 × 9,990, not 20,000, is the most two processes hold here.", ""]
+          "A process holds at most about 9,990 sessions here: two sockets each, and 20,000 open files per process (root",
+          "cannot raise the hard limit in this sandbox), less its own (standard streams, listener, epoll, store",
+          "connections); so 2 × 9,980 (the store pool held to 4 connections), not 20,000, is what two processes hold.", ""]
 notes = os.path.join(ROOT, "bench/NOTES.md")
 if os.path.exists(notes):
     lines += [open(notes).read()]

@@ -4,8 +4,9 @@
 #   token checks (POST /console/check: the admission's checks without a session; 8 kept-alive
 #   clients), with the store on SQLite (one process), on PostgreSQL with one process, and on
 #   PostgreSQL with three processes (the clients spread their connections over the three);
-# - idle sessions held across two processes on PostgreSQL (BENCH_IDLE2 each, default 9990: a
-#   session holds two sockets and a process may open 20,000 files here), every one answering a
+# - idle sessions held across two processes on PostgreSQL (BENCH_IDLE2 each, default 9980: a
+#   session holds two sockets and a process may open 20,000 files here, its own listener, store
+#   connections (pool_max_connections = 4 there) and standard streams included), every one answering a
 #   1x1 update afterwards, memory (PSS) per session, all of them listed by the sessions API, and the
 #   CPU the two processes and PostgreSQL spend while they hold them (heartbeats).
 # PostgreSQL is a private server (scripts/postgres-up.sh in a temp dir) with fsync on, as deployed;
@@ -14,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${BENCH_SMOKE:-0}" = 1 ]; then n_setup=100; n_check=200; n_idle=50; hold=2
-else n_setup=3000; n_check=10000; n_idle=${BENCH_IDLE2:-9990}; hold=20; fi
+else n_setup=3000; n_check=10000; n_idle=${BENCH_IDLE2:-9980}; hold=20; fi
 target=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build -q --release -p porthole -p porthole-testkit --examples --bins
 work=$(mktemp -d); pids=()
@@ -39,7 +40,7 @@ schema() { # NAME: a schema on the private server; the store URL that uses it
     echo "$pg?options=-c%20search_path%3D$1"
 }
 
-config() { # NAME STORE: a process's configuration (two targets, one per fake server)
+config() { # NAME STORE [MORE]: a process's configuration (two targets, one per fake server)
     local port; port=$(free_port); echo "$port" > "$work/$1.port"
     cat > "$work/$1.toml" <<TOML
 [proxy]
@@ -47,6 +48,7 @@ listen = "127.0.0.1:$port"
 max_sessions = 9990
 [consoleauth]
 store = "$2"
+${3:-}
 [cluster]
 proxy_id = "$1"
 [[targets]]
@@ -98,7 +100,7 @@ serve r1 r2 r3; measure postgres-3 r1 r2 r3; halt r1 r2 r3
 # Idle sessions across two processes on PostgreSQL, held while the CPU they cost is measured.
 if [ "$n_idle" = 0 ]; then echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"; exit 0; fi
 store=$(schema idle)
-config i1 "$store"; config i2 "$store"
+config i1 "$store" "pool_max_connections = 4"; config i2 "$store" "pool_max_connections = 4"
 serve i1 i2
 t1=$(mint i1 bench); t2=$(mint i2 bench2)
 BENCH_HOLD_SECS=$((hold + 10)) sb idle "ws://127.0.0.1:$(cat "$work/i1.port")/?token=$t1" "$n_idle" "$(cat "$work/i1.pid")" > "$work/idle1.out" & h1=$!
