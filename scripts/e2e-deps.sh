@@ -2,7 +2,7 @@
 # Installs what the end-to-end tests need on a fresh Debian machine (idempotent, non-interactive):
 # Chromium, TigerVNC's Xvnc and vncpasswd, xterm, xwininfo, openssl, QEMU, websockify (the
 # benchmark's peer), xclip, setxkbmap, Debian's noVNC (vnc_lite.html), nginx and NSS's certutil
-# (the reverse-proxy test), a font; and the npm
+# (the reverse-proxy test), HAProxy (the scale-out test), a font; and the npm
 # packages of web/ and tests/e2e/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,9 @@ command -v setxkbmap >/dev/null || need+=(x11-xkb-utils)    # its keyboard-layou
 # left as the package installs it).
 command -v nginx >/dev/null || need+=(nginx)
 command -v certutil >/dev/null || need+=(libnss3-tools)
+# HAProxy in front of three porthole processes (tests/e2e/haproxy.test.mjs), also started by the
+# test itself on free ports with its own configuration.
+command -v haproxy >/dev/null || need+=(haproxy)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"

@@ -8,7 +8,9 @@
 #   scripts/postgres-up.sh stop          # stops the server of that directory
 #
 # PORTHOLE_PG_DIR (default /tmp/porthole-pg) holds data/, sock/, log, url and env (a file with the
-# export line, for `source`). Tests that stop their server (outage tests) set their own directory.
+# export line, for `source`). Tests that stop their server (outage tests) set their own directory;
+# started again there, the server takes the port it had (when still free), so its URL stays valid.
+# PORTHOLE_PG_OPTS adds server options (e.g. "-c fsync=on" for a benchmark: fsync is off here).
 set -euo pipefail
 dir=${PORTHOLE_PG_DIR:-/tmp/porthole-pg}
 data=$dir/data
@@ -67,6 +69,13 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# The port of the URL this directory's server had last, if nothing else listens there now.
+last_port() {
+    local p
+    p=$(sed -n 's|^postgres://[^@]*@127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$dir/url" 2>/dev/null) || return 1
+    [ -n "$p" ] && python3 -c "import socket, sys; s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); print(sys.argv[1])" "$p" 2>/dev/null
+}
+
 running_port() {
     # postmaster.pid line 4 is the port; the server answers on it.
     as_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1 || return 1
@@ -77,12 +86,12 @@ running_port() {
 
 if ! port=$(running_port); then
     started=
-    for _ in 1 2 3; do
-        port=$(free_port)
+    for attempt in 1 2 3; do
+        if [ "$attempt" = 1 ] && last=$(last_port); then port=$last; else port=$(free_port); fi
         # Loopback only; fsync off: a test server, thrown away with its directory. (9>&-: the
         # server must not inherit the lock.)
         if as_owner "$bin/pg_ctl" -D "$data" -l "$dir/log" -w -t 60 \
-            -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >&2 9>&-; then
+            -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 ${PORTHOLE_PG_OPTS:-}" start >&2 9>&-; then
             started=1
             break
         fi

@@ -72,6 +72,27 @@ impl SessionEnd {
         self.side == Side::VncServer && matches!(self.kind, EndKind::Closed | EndKind::Failed(_))
     }
 
+    /// A short stable code for the session history's `end_reason` (and metrics): which side and
+    /// how, e.g. `browser-closed`, `server-unreachable`, `reset`, `killed`, `instance-stopped`.
+    pub(crate) fn reason(&self) -> &'static str {
+        match (&self.side, &self.kind) {
+            (_, EndKind::Policy(p)) => p.as_str(),
+            (Side::Browser, EndKind::Closed) => "browser-closed",
+            (Side::Browser, EndKind::Protocol(_) | EndKind::Rfb(_)) => "browser-protocol-error",
+            (Side::Browser, EndKind::Stalled(_)) => "browser-stalled",
+            (Side::Browser, EndKind::Handshake(_)) => "browser-refused-security",
+            (Side::Browser, _) => "browser-failed",
+            (Side::VncServer, EndKind::Closed) => "server-closed",
+            (Side::VncServer, EndKind::Stalled(_)) => "server-stalled",
+            (Side::VncServer, EndKind::Silent(_)) => "server-silent",
+            (Side::VncServer, EndKind::Unreachable(_)) => "server-unreachable",
+            (Side::VncServer, EndKind::Handshake(_)) => "server-handshake-failed",
+            (Side::VncServer, EndKind::AuthRequired(_)) => "server-requires-auth",
+            (Side::VncServer, _) => "server-failed",
+            (Side::Proxy, _) => "proxy-error",
+        }
+    }
+
     /// Whether a policy ended it (its teardown is held to a second).
     pub(crate) fn is_policy(&self) -> bool {
         matches!(self.kind, EndKind::Policy(_))

@@ -1,18 +1,30 @@
 //! Connection and idle-session measurements through a console proxy:
-//! `sessions_bench setup URL COUNT CONCURRENCY` opens and closes COUNT consoles (WebSocket upgrade,
-//! token check, RFB handshake) and prints the rate and latency percentiles;
+//! `sessions_bench setup URL[,URL…] COUNT CONCURRENCY` opens and closes COUNT consoles (WebSocket
+//! upgrade, token check, RFB handshake), spread over the URLs (several proxies), and prints the
+//! rate and latency percentiles;
+//! `sessions_bench check BASE[,BASE…] TOKEN COUNT CONCURRENCY` asks `POST /console/check` COUNT
+//! times (the admission's token check, without a session) on kept-alive connections, spread over
+//! the proxies' base URLs, and prints the rate and latency percentiles;
 //! `sessions_bench idle URL COUNT PID...` holds COUNT idle consoles, prints the RSS growth of the
-//! given processes (and their children, as PSS) per session, then checks that every session still answers.
+//! given processes (and their children, as PSS) per session, then checks that every session still
+//! answers; with `BENCH_HOLD_SECS=N` it then holds them N seconds more before closing them.
 
 use porthole_testkit::{ws_connect, RfbClient, WsIo};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: sessions_bench setup URL COUNT CONCURRENCY | idle URL COUNT PID...";
+    let usage =
+        "usage: sessions_bench setup URL[,URL…] COUNT CONCURRENCY | check BASE[,BASE…] TOKEN COUNT CONCURRENCY | idle URL COUNT PID...";
     let mode = args.get(1).expect(usage).as_str();
     let url = args.get(2).expect(usage).clone();
+    if mode == "check" {
+        let token = args.get(3).expect(usage).clone();
+        let count: usize = args.get(4).and_then(|a| a.parse().ok()).expect(usage);
+        return check(url, token, count, args.get(5).and_then(|a| a.parse().ok()).unwrap_or(8)).await;
+    }
     let count: usize = args.get(3).and_then(|a| a.parse().ok()).expect(usage);
     match mode {
         "setup" => setup(url, count, args.get(4).and_then(|a| a.parse().ok()).unwrap_or(8)).await,
@@ -26,17 +38,18 @@ async fn open(url: &str) -> RfbClient<WsIo> {
     RfbClient::handshake(WsIo::new(ws)).await.expect("rfb handshake")
 }
 
-async fn setup(url: String, count: usize, concurrency: usize) {
+async fn setup(urls: String, count: usize, concurrency: usize) {
+    let urls: Vec<String> = urls.split(',').map(str::to_owned).collect();
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     let per = count.div_ceil(concurrency);
-    for _ in 0..concurrency {
-        let url = url.clone();
+    for w in 0..concurrency {
+        let urls = urls.clone();
         tasks.spawn(async move {
             let mut lat = Vec::with_capacity(per);
-            for _ in 0..per {
+            for i in 0..per {
                 let t = Instant::now();
-                let c = open(&url).await;
+                let c = open(&urls[(w + i) % urls.len()]).await;
                 lat.push(t.elapsed().as_secs_f64() * 1e6);
                 drop(c);
             }
@@ -47,16 +60,68 @@ async fn setup(url: String, count: usize, concurrency: usize) {
     while let Some(r) = tasks.join_next().await {
         lat.extend(r.expect("task"));
     }
+    report("connections", lat, start);
+}
+
+/// Prints the count, the rate and the percentiles of latencies in µs.
+fn report(what: &str, mut lat: Vec<f64>, start: Instant) {
     let secs = start.elapsed().as_secs_f64();
     lat.sort_by(f64::total_cmp);
     let pct = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize];
-    println!(
-        "connections={} secs={secs:.2} per_s={:.0} p50_us={:.0} p99_us={:.0}",
-        lat.len(),
-        lat.len() as f64 / secs,
-        pct(0.5),
-        pct(0.99)
-    );
+    println!("{what}={} secs={secs:.2} per_s={:.0} p50_us={:.0} p99_us={:.0}", lat.len(), lat.len() as f64 / secs, pct(0.5), pct(0.99));
+}
+
+async fn check(bases: String, token: String, count: usize, concurrency: usize) {
+    let bases: Vec<String> = bases.split(',').map(|b| b.trim_start_matches("http://").trim_end_matches('/').to_owned()).collect();
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    let per = count.div_ceil(concurrency);
+    for w in 0..concurrency {
+        let (host, token) = (bases[w % bases.len()].clone(), token.clone());
+        tasks.spawn(async move {
+            let mut conn = BufReader::new(tokio::net::TcpStream::connect(&host).await.expect("connect"));
+            let body = format!("{{\"token\": \"{token}\"}}");
+            let req = format!(
+                "POST /console/check HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let mut lat = Vec::with_capacity(per);
+            for _ in 0..per {
+                let t = Instant::now();
+                conn.get_mut().write_all(req.as_bytes()).await.expect("write");
+                let answer = read_response(&mut conn).await;
+                lat.push(t.elapsed().as_secs_f64() * 1e6);
+                assert!(answer.contains("\"ok\":true"), "the token check failed: {answer}");
+            }
+            lat
+        });
+    }
+    let mut lat = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        lat.extend(r.expect("task"));
+    }
+    report("checks", lat, start);
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length body; returns the body.
+async fn read_response(conn: &mut BufReader<tokio::net::TcpStream>) -> String {
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        assert!(conn.read_line(&mut line).await.expect("read") > 0, "the proxy closed the connection");
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().expect("a length");
+            }
+        }
+    }
+    let mut body = vec![0u8; length];
+    conn.read_exact(&mut body).await.expect("the body");
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// Proportional set size (KiB: resident memory, shared pages split among their sharers) of these
@@ -109,4 +174,10 @@ async fn idle(url: String, count: usize, pids: Vec<u32>) {
     println!(
         "sessions={count} open_secs={opened:.1} pss_before_kib={before} pss_after_kib={after} kib_per_session={per_session:.1} alive={alive}"
     );
+    if let Some(hold) = std::env::var("BENCH_HOLD_SECS").ok().and_then(|s| s.parse().ok()) {
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        tokio::time::sleep(Duration::from_secs(hold)).await;
+    }
+    drop(sessions);
 }

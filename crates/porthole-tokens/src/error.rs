@@ -63,6 +63,10 @@ pub enum Unavailable {
     /// read-only or out of space.
     #[error("{0}")]
     Database(String),
+    /// No connection could be had from the pool within its acquire timeout (the server is down,
+    /// unreachable, or every connection is busy).
+    #[error("no connection to the database within pool_acquire_timeout: is it running and reachable?")]
+    NoConnection,
 }
 
 impl Error {
@@ -87,12 +91,10 @@ impl From<Unavailable> for Error {
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => Error::Unavailable(Unavailable::Database(e.to_string())),
+            sqlx::Error::PoolTimedOut => Error::Unavailable(Unavailable::NoConnection),
+            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+                Error::Unavailable(Unavailable::Database(e.to_string()))
+            }
             other => Error::Backend(other.to_string()),
         }
     }

@@ -104,7 +104,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
 
 /// A store that is down answers 503 (the cause goes to the log); Nova's database, which only Nova
 /// writes, 409; anything else is a 500.
-fn store_error(e: porthole_tokens::Error) -> ApiError {
+pub(crate) fn store_error(e: porthole_tokens::Error) -> ApiError {
     if e.is_read_only() {
         return ApiError::Conflict(format!("{e}: console URLs come from Nova's API (openstack console url show --novnc SERVER)."));
     }
@@ -207,7 +207,7 @@ pub(crate) async fn reset(State(state): State<AppState>, Path(id): Path<String>)
         ),
         false => store_error(e),
     })?;
-    tracing::info!(instance = %instance.uuid, revoked, closed, "consoles reset through the API");
+    tracing::info!(instance = %instance.uuid, revoked, closed_here = closed, "consoles reset through the API; the other proxies close theirs");
     Ok(StatusCode::NO_CONTENT)
 }
 

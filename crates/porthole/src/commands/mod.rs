@@ -5,10 +5,11 @@ mod audit;
 mod instances;
 mod reload;
 mod serve;
+mod sessions;
 
 pub use attach::parse_escape;
 
-use crate::cli::{Command, ConfigArg, ConsoleCommand};
+use crate::cli::{Command, ConfigArg, ConsoleCommand, SessionsCommand};
 use crate::config::store_path::DefaultStore;
 use crate::config::Config;
 use anyhow::Context as _;
@@ -58,6 +59,13 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             return attach::run(attach::Options { url: &url, ca: ca.as_deref(), escape }).await;
         }
         Command::Vncdisplay { config, instance } => instances::vncdisplay(&compute(&load(&config)?), &instance).await?,
+        Command::Console(ConsoleCommand::Reset { config, instance }) => return sessions::reset(&load(&config)?, &instance).await,
+        Command::Sessions { action: None, config, json, history, limit, instance } => {
+            sessions::list(&load(&config)?, sessions::Listing { json, history, limit, instance }).await?
+        }
+        Command::Sessions { action: Some(SessionsCommand::Kill { config, id, instance }), .. } => {
+            return sessions::kill(&load(&config)?, id.as_deref(), instance.as_deref()).await;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -108,10 +116,16 @@ fn compute(config: &Config) -> Compute {
     Compute::new(config.node_configs(), targets)
 }
 
-async fn open_auth(config: &Config) -> anyhow::Result<ConsoleAuth> {
+/// Creates the default store's directory when the configuration uses it (and it is missing).
+fn default_store_dir(config: &Config) -> anyhow::Result<()> {
     if let Some(default) = DefaultStore::for_this_user().filter(|d| d.url() == config.consoleauth.store) {
         default.create_dir().with_context(|| format!("creating the token store's directory {}", default.dir.display()))?;
     }
+    Ok(())
+}
+
+async fn open_auth(config: &Config) -> anyhow::Result<ConsoleAuth> {
+    default_store_dir(config)?;
     let store = open_store(&config.consoleauth.store, &config.consoleauth.store_options()).await.context("[consoleauth] store")?;
     Ok(ConsoleAuth::new(store, Clock::System))
 }

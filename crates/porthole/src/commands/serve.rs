@@ -63,14 +63,19 @@ pub async fn serve(path: Option<PathBuf>, nova: Vec<PathBuf>, config: Config, de
     let base = settings.console_base_url.clone();
     let inventory = inventory(&config, demo.as_ref());
     let (watcher, inventory) = watch(inventory)?;
-    let state = AppState::new(settings, auth.clone(), inventory);
+    let c = &config.consoleauth;
+    let sessions = porthole_tokens::open_cluster(&c.store, &c.store_options()).await.context("[consoleauth] store (sessions)")?;
+    let state = AppState::join(settings, auth.clone(), inventory, sessions, config.cluster_settings())
+        .await
+        .context("joining the store's cluster (subscribing to its events)")?;
     let mut running = Running { path, nova, config, state: state.clone(), bound, demo, watcher: tokio::spawn(async {}) };
     running.watcher = tokio::spawn(end_consoles_of_gone_domains(state.clone(), watcher));
     tokio::spawn(auth.clone().run_purger(DEFAULT_PURGE_INTERVAL));
     let c = &running.config;
     let scheme = if c.proxy.cert.is_some() { "https" } else { "http" };
     let store = porthole_tokens::store::redact(&c.consoleauth.store);
-    info!(listen = %bound, scheme, nodes = c.nodes.len(), targets = c.targets.len(), %store, "porthole is serving consoles");
+    let (proxy_id, events) = (state.cluster.proxy_id(), state.cluster.events_mode());
+    info!(listen = %bound, scheme, nodes = c.nodes.len(), targets = c.targets.len(), %store, proxy_id, events, "porthole is serving consoles");
     if c.nova_store() {
         say_nova_checks(c);
     }
