@@ -37,8 +37,14 @@ pub(crate) enum EndKind {
     Silent(Duration),
     /// The VNC server could not be reached.
     Unreachable(String),
-    /// The RFB security handshake failed (the browser was told in RFB terms).
-    Handshake(String),
+    /// The RFB security handshake failed (the browser was told in RFB terms): a short cause for
+    /// metrics (`auth_refused`, `no_common_scheme`, …) and what happened, for the log.
+    Handshake {
+        /// One of a few words (see `upstream::security`).
+        cause: &'static str,
+        /// What happened.
+        log: String,
+    },
     /// In relay mode, the VNC server asked for authentication (these security types) that the
     /// proxy was not told to answer, and the browser gave up.
     AuthRequired(Vec<u8>),
@@ -72,6 +78,34 @@ impl SessionEnd {
         self.side == Side::VncServer && matches!(self.kind, EndKind::Closed | EndKind::Failed(_))
     }
 
+    /// One word for how it ended, the `reason` label of `porthole_sessions_ended_total`.
+    pub(crate) fn reason(&self) -> &'static str {
+        match (&self.side, &self.kind) {
+            (_, EndKind::Policy(p)) => match p {
+                Policy::Reset => "reset",
+                Policy::Killed => "killed",
+                Policy::InstanceStopped => "instance_stopped",
+                Policy::Expired => "expired",
+                Policy::Idle => "idle",
+                Policy::Shutdown => "shutdown",
+                Policy::TakenOver => "taken_over",
+            },
+            (_, EndKind::Handshake { .. }) => "handshake_failed",
+            (_, EndKind::AuthRequired(_)) => "auth_required",
+            (_, EndKind::Unreachable(_)) => "unreachable",
+            (Side::Browser, EndKind::Closed) => "browser_closed",
+            (Side::Browser, EndKind::Protocol(_)) => "protocol_error",
+            (Side::Browser, EndKind::Rfb(_)) => "view_only_violation",
+            (Side::Browser, EndKind::Stalled(_)) => "browser_stalled",
+            (Side::Browser, _) => "browser_failed",
+            (Side::VncServer, EndKind::Closed) => "vnc_server_closed",
+            (Side::VncServer, EndKind::Stalled(_)) => "vnc_server_stalled",
+            (Side::VncServer, EndKind::Silent(_)) => "vnc_server_silent",
+            (Side::VncServer, _) => "vnc_server_failed",
+            (Side::Proxy, _) => "proxy_error",
+        }
+    }
+
     /// Whether a policy ended it (its teardown is held to a second).
     pub(crate) fn is_policy(&self) -> bool {
         matches!(self.kind, EndKind::Policy(_))
@@ -93,7 +127,7 @@ impl fmt::Display for SessionEnd {
             EndKind::Stalled(d) => write!(f, "{side} accepted nothing for {} s", d.as_secs()),
             EndKind::Silent(d) => write!(f, "{side} sent nothing within {:.1} s", d.as_secs_f32()),
             EndKind::Unreachable(e) => write!(f, "{side} unreachable: {e}"),
-            EndKind::Handshake(e) => write!(f, "security handshake failed ({side}'s fault): {e}"),
+            EndKind::Handshake { log, .. } => write!(f, "security handshake failed ({side}'s fault): {log}"),
             EndKind::Policy(p) => write!(f, "ended by policy: {p:?}"),
             EndKind::AuthRequired(types) => {
                 let names: Vec<_> = types.iter().map(|t| porthole_rfb::security::type_name(*t)).collect();

@@ -29,6 +29,7 @@
 //! - [`live`]: live sessions, revocation, ending them.
 //! - `api`: the Nova-compatible REST API under `/v2.1`.
 //! - [`mint`]: minting a console for an instance (API and CLI); `endpoint` converts endpoints.
+//! - [`metrics`]: Prometheus metrics (`/metrics`); `audit`: the security audit, cached.
 //! - [`state`], [`settings`]: what handlers share, and the tunables.
 //! - [`web`]: the console pages' files, embedded at build time.
 //!
@@ -39,10 +40,12 @@
 
 mod admission;
 mod api;
+mod audit;
 mod edge;
 mod end;
 mod endpoint;
 pub mod live;
+pub mod metrics;
 pub mod mint;
 mod redact;
 mod relay;
@@ -58,8 +61,8 @@ pub mod inventory {
     pub use porthole_compute::inventory::*;
 }
 
-pub use edge::{router, serve, tls_server_config};
+pub use edge::{metrics_router, render_metrics, router, serve, serve_metrics, tls_server_config};
 pub use redact::loggable_path;
-pub use settings::{ApiKey, Role, Settings};
+pub use settings::{ApiKey, Role, Scope, Settings};
 pub use state::AppState;
 pub use upstream::security::{tls_config, TlsSettings};

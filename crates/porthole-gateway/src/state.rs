@@ -1,8 +1,10 @@
 //! What every request handler shares: the settings and the inventory (both replaced whole on a
 //! reload: a request or session keeps the snapshot it started with), the token authority, the
-//! live sessions and the failed-token throttle.
+//! live sessions, the failed-token throttle, the metrics and the last audit.
 
+use crate::audit::AuditCache;
 use crate::live::{LiveSessions, Policy};
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::throttle::Throttle;
 use porthole_compute::Inventory;
@@ -23,17 +25,25 @@ pub struct AppState {
     pub live: LiveSessions,
     /// Failed tokens per client.
     pub(crate) throttle: Arc<Throttle>,
+    /// Prometheus metrics (the store's operations are reported to it too).
+    pub metrics: Arc<Metrics>,
+    /// The last security audit, shared by `/metrics` and the dashboard.
+    pub(crate) audit: AuditCache,
 }
 
 impl AppState {
     /// Assembles the state.
+    /// The token store's operations are timed into the metrics from here on.
     pub fn new(settings: Settings, auth: ConsoleAuth, inventory: Arc<dyn Inventory>) -> Self {
+        let metrics = Arc::new(Metrics::new());
         AppState {
             settings: Arc::new(RwLock::new(Arc::new(settings))),
             inventory: Arc::new(RwLock::new(inventory)),
-            auth,
+            auth: auth.with_observer(metrics.clone()),
             live: LiveSessions::default(),
             throttle: Arc::default(),
+            metrics,
+            audit: AuditCache::default(),
         }
     }
 

@@ -51,10 +51,7 @@ async fn gateway(vnc: std::net::SocketAddr) -> common::Gateway {
         extra: vec![other(OFF, "off1", InstanceState::ShutOff), other(STOPPING, "stopping1", InstanceState::InShutdown)],
     };
     let settings = Settings {
-        api_keys: vec![
-            ApiKey { name: "ops".into(), secret: ADMIN.into(), role: Role::Admin },
-            ApiKey { name: "dev".into(), secret: MEMBER.into(), role: Role::Member },
-        ],
+        api_keys: vec![ApiKey::new("ops", ADMIN, Role::Admin), ApiKey::new("dev", MEMBER, Role::Member)],
         ..Settings::default()
     };
     start_with(targets, Arc::new(inv), settings).await

@@ -8,6 +8,7 @@ pub(crate) mod servers;
 pub(crate) mod version;
 
 use crate::state::AppState;
+use axum::extract::{MatchedPath, State};
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -72,4 +73,16 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .layer(middleware::from_fn(version::microversion))
         // A whole request, body included, is bounded: a body sent a byte a second is cut off.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(http::StatusCode::REQUEST_TIMEOUT, state.settings().request_timeout))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+}
+
+/// Middleware: counts each API request by route (the matched path, never the ids in it), method
+/// and status, with its latency.
+async fn observe(State(state): State<AppState>, req: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    state.metrics.api_request(&route, &method, resp.status().as_u16(), started.elapsed());
+    resp
 }
