@@ -85,6 +85,13 @@ async fn two_scoped_keys_do_not_see_each_others_servers() {
             assert_eq!(got, want, "{path} with {key}");
         }
     }
+    // The dashboard's list too.
+    for (key, want) in [(WEB, vec!["web-1"]), (KVM2, vec!["db-1"])] {
+        let (code, _, body) = api(gw.addr, "GET", "/v2.1/porthole/instances", Some(key), None).await;
+        assert_eq!(code, 200);
+        let got: Vec<&str> = body["instances"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+        assert_eq!(got, want);
+    }
     // A name filter does not reach past the scope either.
     let (_, _, body) = api(gw.addr, "GET", "/v2.1/servers/detail?name=^db-1$", Some(WEB), None).await;
     assert!(names(&body).is_empty());

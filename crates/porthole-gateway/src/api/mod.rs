@@ -4,6 +4,7 @@
 pub(crate) mod auth;
 pub(crate) mod consoles;
 pub(crate) mod error;
+pub(crate) mod instances;
 pub(crate) mod servers;
 pub(crate) mod version;
 
@@ -28,6 +29,7 @@ use utoipa::OpenApi;
         consoles::action,
         consoles::reset,
         consoles::token_info,
+        instances::list,
     ),
     modifiers(&ApiKeyAuth),
     security(("x_auth_token" = []))
@@ -64,6 +66,7 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .route("/v2.1/servers/{server_id}/remote-consoles", post(consoles::create).delete(consoles::reset))
         .route("/v2.1/servers/{server_id}/action", post(consoles::action))
         .route("/v2.1/os-console-auth-tokens/{console_token}", get(consoles::token_info))
+        .route("/v2.1/porthole/instances", get(instances::list))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_key));
     Router::new()
         .route("/v2.1", get(version::version_doc))
