@@ -78,31 +78,24 @@ impl SessionEnd {
         self.side == Side::VncServer && matches!(self.kind, EndKind::Closed | EndKind::Failed(_))
     }
 
-    /// One word for how it ended, the `reason` label of `porthole_sessions_ended_total`.
+    /// A short stable code for the session history's `end_reason` (and metrics): which side and
+    /// how, e.g. `browser-closed`, `server-unreachable`, `reset`, `killed`, `instance-stopped`.
     pub(crate) fn reason(&self) -> &'static str {
         match (&self.side, &self.kind) {
-            (_, EndKind::Policy(p)) => match p {
-                Policy::Reset => "reset",
-                Policy::Killed => "killed",
-                Policy::InstanceStopped => "instance_stopped",
-                Policy::Expired => "expired",
-                Policy::Idle => "idle",
-                Policy::Shutdown => "shutdown",
-                Policy::TakenOver => "taken_over",
-            },
-            (_, EndKind::Handshake { .. }) => "handshake_failed",
-            (_, EndKind::AuthRequired(_)) => "auth_required",
-            (_, EndKind::Unreachable(_)) => "unreachable",
-            (Side::Browser, EndKind::Closed) => "browser_closed",
-            (Side::Browser, EndKind::Protocol(_)) => "protocol_error",
-            (Side::Browser, EndKind::Rfb(_)) => "view_only_violation",
-            (Side::Browser, EndKind::Stalled(_)) => "browser_stalled",
-            (Side::Browser, _) => "browser_failed",
-            (Side::VncServer, EndKind::Closed) => "vnc_server_closed",
-            (Side::VncServer, EndKind::Stalled(_)) => "vnc_server_stalled",
-            (Side::VncServer, EndKind::Silent(_)) => "vnc_server_silent",
-            (Side::VncServer, _) => "vnc_server_failed",
-            (Side::Proxy, _) => "proxy_error",
+            (_, EndKind::Policy(p)) => p.as_str(),
+            (Side::Browser, EndKind::Closed) => "browser-closed",
+            (Side::Browser, EndKind::Protocol(_) | EndKind::Rfb(_)) => "browser-protocol-error",
+            (Side::Browser, EndKind::Stalled(_)) => "browser-stalled",
+            (Side::Browser, EndKind::Handshake { .. }) => "browser-refused-security",
+            (Side::Browser, _) => "browser-failed",
+            (Side::VncServer, EndKind::Closed) => "server-closed",
+            (Side::VncServer, EndKind::Stalled(_)) => "server-stalled",
+            (Side::VncServer, EndKind::Silent(_)) => "server-silent",
+            (Side::VncServer, EndKind::Unreachable(_)) => "server-unreachable",
+            (Side::VncServer, EndKind::Handshake { .. }) => "server-handshake-failed",
+            (Side::VncServer, EndKind::AuthRequired(_)) => "server-requires-auth",
+            (Side::VncServer, _) => "server-failed",
+            (Side::Proxy, _) => "proxy-error",
         }
     }
 

@@ -27,6 +27,8 @@
 //! - `relay`: the byte pump.
 //! - `session`: a session's lifecycle and how it ended.
 //! - [`live`]: live sessions, revocation, ending them.
+//! - [`cluster`]: this process among others on one store: sessions recorded there with
+//!   heartbeats, revokes and kills from other processes acted on here.
 //! - `api`: the Nova-compatible REST API under `/v2.1`.
 //! - [`mint`]: minting a console for an instance (API and CLI); `endpoint` converts endpoints.
 //! - [`metrics`]: Prometheus metrics (`/metrics`); `audit`: the security audit, cached.
@@ -34,13 +36,14 @@
 //! - [`web`]: the console pages' files, embedded at build time.
 //!
 //! Dependencies point one way: edge → admission → live; edge → session → upstream, relay → live;
-//! api → mint, live; everything reads state and settings.
+//! api → mint, live, cluster; cluster → live; everything reads state and settings.
 
 #![warn(missing_docs)]
 
 mod admission;
 mod api;
 mod audit;
+pub mod cluster;
 mod edge;
 mod end;
 mod endpoint;
@@ -61,6 +64,7 @@ pub mod inventory {
     pub use porthole_compute::inventory::*;
 }
 
+pub use api::sessions::SessionDoc;
 pub use edge::{metrics_router, render_metrics, router, serve, serve_metrics, tls_server_config};
 pub use redact::loggable_path;
 pub use settings::{ApiKey, Role, Scope, Settings};

@@ -4,13 +4,20 @@
 //! A session is registered at admission, before the upgrade is answered. A revoke bumps a
 //! generation and remembers it per instance; admission reads the generation *before* it checks
 //! the token and registers with it, so a token checked a moment before a revoke finishes is
-//! refused at registration, and one registered before is signalled by the revoke itself.
+//! refused at registration, and one registered before is signalled by the revoke itself. A revoke
+//! made by another process arrives as a cluster event and goes through the same door
+//! ([`LiveSessions::end_instance`]).
+//!
+//! Each session has an id unique cluster-wide (a UUIDv4). Its start and its end are handed to the
+//! cluster's recorder (a channel: nothing here waits for the store), which writes them.
 
+use porthole_tokens::ConsoleType;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -38,6 +45,24 @@ pub enum Policy {
     TakenOver,
 }
 
+impl Policy {
+    /// The session history's `end_reason` for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Reset => "reset",
+            Policy::Killed => "killed",
+            Policy::InstanceStopped => "instance-stopped",
+            Policy::Expired => "expired",
+            Policy::Idle => "idle",
+            Policy::Shutdown => "shutdown",
+            Policy::TakenOver => "taken-over",
+        }
+    }
+}
+
+/// The end reason of a session admitted but never started (its upgrade failed).
+pub const NOT_STARTED: &str = "not-started";
+
 /// Bytes relayed by one session, updated by its relay.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -47,19 +72,81 @@ pub struct Counters {
     pub to_browser: AtomicU64,
 }
 
+/// What admission knows of a session it registers.
+#[derive(Clone, Debug)]
+pub struct SessionMeta {
+    /// Its instance.
+    pub instance: Uuid,
+    /// The instance's name.
+    pub instance_name: String,
+    /// The instance's libvirt node, `None` for a static target.
+    pub node: Option<String>,
+    /// The browser's address (from `X-Forwarded-For` behind a trusted proxy).
+    pub client: IpAddr,
+    /// VNC or serial.
+    pub console_type: ConsoleType,
+    /// The browser's input is dropped.
+    pub view_only: bool,
+    /// Who minted the token.
+    pub minted_by: Option<String>,
+}
+
+impl SessionMeta {
+    /// A VNC session of `instance` from `client`, with nothing else known (tests).
+    pub fn new(instance: Uuid, client: IpAddr) -> Self {
+        SessionMeta {
+            instance,
+            instance_name: instance.to_string(),
+            node: None,
+            client,
+            console_type: ConsoleType::Novnc,
+            view_only: false,
+            minted_by: None,
+        }
+    }
+}
+
 /// What is known of a live session.
 #[derive(Clone, Debug)]
 pub struct SessionInfo {
-    /// This process's id for it.
-    pub id: u64,
+    /// Its id, unique cluster-wide.
+    pub id: Uuid,
     /// Its instance.
     pub instance: Uuid,
+    /// The instance's name.
+    pub instance_name: String,
+    /// The instance's libvirt node, `None` for a static target.
+    pub node: Option<String>,
     /// The browser's address (from `X-Forwarded-For` behind a trusted proxy).
     pub client: IpAddr,
+    /// VNC or serial.
+    pub console_type: ConsoleType,
+    /// The browser's input is dropped.
+    pub view_only: bool,
+    /// Who minted the token.
+    pub minted_by: Option<String>,
     /// When it was admitted.
     pub started: SystemTime,
     /// Bytes relayed so far.
     pub counters: Arc<Counters>,
+}
+
+/// What the registry tells the cluster's recorder.
+#[derive(Debug)]
+pub(crate) enum Record {
+    /// A session was registered.
+    Started(SessionInfo),
+    /// A session ended, at `at`, for this reason (see `SessionEnd::reason`).
+    Ended {
+        /// Its id.
+        id: Uuid,
+        /// When.
+        at: SystemTime,
+        /// Why.
+        reason: &'static str,
+    },
+    /// Write everything now, then answer whether nothing is left unwritten (the shutdown).
+    Flush(oneshot::Sender<bool>),
 }
 
 /// Why a session could not be registered.
@@ -78,8 +165,7 @@ struct Entry {
 
 #[derive(Default)]
 struct State {
-    next_id: u64,
-    sessions: HashMap<u64, Entry>,
+    sessions: HashMap<Uuid, Entry>,
     /// Instance → (generation of its last revocation, when).
     revoked: HashMap<Uuid, (u64, Instant)>,
     closing: bool,
@@ -98,6 +184,8 @@ struct Inner {
     generation: AtomicU64,
     /// Wakes whoever waits for the last session to go.
     emptied: Notify,
+    /// The cluster's recorder, once one is attached: starts and ends go there.
+    recorder: OnceLock<UnboundedSender<Record>>,
 }
 
 /// The registry of live sessions. Cheap to clone.
@@ -130,7 +218,16 @@ pub struct SessionHandle {
 /// A session's place in the registry, removed when this is dropped.
 pub struct Registration {
     live: LiveSessions,
-    id: u64,
+    id: Uuid,
+    /// The `end_reason` recorded when it is dropped.
+    reason: &'static str,
+}
+
+impl Registration {
+    /// Says why the session ended (recorded when this is dropped); [`NOT_STARTED`] otherwise.
+    pub fn finish(&mut self, reason: &'static str) {
+        self.reason = reason;
+    }
 }
 
 impl LiveSessions {
@@ -151,20 +248,39 @@ impl LiveSessions {
         self.inner.slots.load(Ordering::Acquire) < max
     }
 
-    /// Registers a session of `instance` whose token was checked after `generation` was read.
-    pub fn register(&self, instance: Uuid, generation: u64, client: IpAddr) -> Result<SessionHandle, NotRegistered> {
+    /// Sends starts and ends of sessions to the cluster's recorder from now on (once).
+    pub(crate) fn record_to(&self, recorder: UnboundedSender<Record>) {
+        let _ = self.inner.recorder.set(recorder);
+    }
+
+    /// Registers a session whose token was checked after `generation` was read.
+    pub fn register(&self, meta: SessionMeta, generation: u64) -> Result<SessionHandle, NotRegistered> {
         let mut st = self.lock();
         if st.closing {
             return Err(NotRegistered::ShuttingDown);
         }
-        if st.revoked.get(&instance).is_some_and(|(g, _)| *g > generation) {
+        if st.revoked.get(&meta.instance).is_some_and(|(g, _)| *g > generation) {
             return Err(NotRegistered::Revoked);
         }
-        st.next_id += 1;
-        let info = SessionInfo { id: st.next_id, instance, client, started: SystemTime::now(), counters: Arc::default() };
+        let info = SessionInfo {
+            id: Uuid::new_v4(),
+            instance: meta.instance,
+            instance_name: meta.instance_name,
+            node: meta.node,
+            client: meta.client,
+            console_type: meta.console_type,
+            view_only: meta.view_only,
+            minted_by: meta.minted_by,
+            started: SystemTime::now(),
+            counters: Arc::default(),
+        };
         let (tx, rx) = oneshot::channel();
         st.sessions.insert(info.id, Entry { info: info.clone(), end: Some(tx) });
-        Ok(SessionHandle { registration: Registration { live: self.clone(), id: info.id }, info, ended: rx })
+        drop(st);
+        if let Some(recorder) = self.inner.recorder.get() {
+            let _ = recorder.send(Record::Started(info.clone()));
+        }
+        Ok(SessionHandle { registration: Registration { live: self.clone(), id: info.id, reason: NOT_STARTED }, info, ended: rx })
     }
 
     /// Ends every live session of an instance and refuses its sessions still being admitted;
@@ -178,9 +294,20 @@ impl LiveSessions {
         signal(st.sessions.values_mut().filter(|e| e.info.instance == instance), why)
     }
 
-    /// Ends one session; `false` if there is no such session.
-    pub fn end_session(&self, id: u64, why: Policy) -> bool {
+    /// Ends every live session of an instance, without revoking anything (its tokens stay
+    /// valid: sessions being admitted go on). Returns how many it ended.
+    pub fn end_sessions_of(&self, instance: Uuid, why: Policy) -> usize {
+        signal(self.lock().sessions.values_mut().filter(|e| e.info.instance == instance), why)
+    }
+
+    /// Ends one session; `false` if there is no such session here (or it was told already).
+    pub fn end_session(&self, id: Uuid, why: Policy) -> bool {
         signal(self.lock().sessions.get_mut(&id), why) == 1
+    }
+
+    /// Whether this session is live here.
+    pub fn holds(&self, id: Uuid) -> bool {
+        self.lock().sessions.contains_key(&id)
     }
 
     /// Refuses new sessions from now on (the shutdown has begun).
@@ -206,7 +333,7 @@ impl LiveSessions {
     /// Every live session.
     pub fn list(&self) -> Vec<SessionInfo> {
         let mut all: Vec<_> = self.lock().sessions.values().map(|e| e.info.clone()).collect();
-        all.sort_by_key(|i| i.id);
+        all.sort_by_key(|i| (i.started, i.id));
         all
     }
 
@@ -252,6 +379,11 @@ fn signal<'a>(entries: impl IntoIterator<Item = &'a mut Entry>, why: Policy) -> 
 
 impl Drop for Registration {
     fn drop(&mut self) {
+        // The recorder hears of the end before `wait_empty` returns, so that a shutdown flushing
+        // it after the drain finds every end.
+        if let Some(recorder) = self.live.inner.recorder.get() {
+            let _ = recorder.send(Record::Ended { id: self.id, at: SystemTime::now(), reason: self.reason });
+        }
         let mut st = self.live.lock();
         if let Some(e) = st.sessions.remove(&self.id) {
             st.ended_bytes.0 += e.info.counters.to_browser.load(Ordering::Relaxed);

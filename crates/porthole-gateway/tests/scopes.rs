@@ -128,3 +128,55 @@ async fn a_scoped_key_reads_only_its_own_instances_tokens() {
     assert_eq!(info(OPS, web_token).await.0, 200);
     assert_eq!(info(OPS, db_token).await.0, 200);
 }
+
+#[tokio::test]
+async fn a_scoped_key_sees_and_ends_only_its_instances_sessions() {
+    use tokio::io::AsyncWriteExt as _;
+    let (web_vnc, db_vnc) = (FakeVncServer::raw_echo().await, FakeVncServer::raw_echo().await);
+    let gw = gateway(web_vnc.addr(), db_vnc.addr()).await;
+    let mut held = Vec::new();
+    for token in [console_token(&gw, WEB, gw.instance("web-1")).await, console_token(&gw, KVM2, DB).await] {
+        let (mut r, mut w) = common::raw::open(gw.addr, &token).await.into_split();
+        w.write_all(&common::raw::frame(2, b"hi", true)).await.unwrap();
+        assert_eq!(common::raw::read_frame(&mut r).await.map(|f| f.1), Some(b"hi".to_vec()));
+        held.push((r, w));
+    }
+    let sessions = |key: &'static str| {
+        let addr = gw.addr;
+        async move {
+            let (code, _, body) = api(addr, "GET", "/v2.1/porthole/sessions", Some(key), None).await;
+            assert_eq!(code, 200, "{body}");
+            body["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| (s["instance"].as_str().unwrap().to_owned(), s["id"].as_str().unwrap().to_owned()))
+                .collect::<Vec<_>>()
+        }
+    };
+    common::wait_for(|| gw.live() == 2).await;
+    let mut all = Vec::new();
+    for _ in 0..100 {
+        all = sessions(OPS).await;
+        if all.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(all.len(), 2, "{all:?}");
+    let web: Vec<_> = sessions(WEB).await;
+    let db: Vec<_> = sessions(KVM2).await;
+    assert_eq!(web.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["web-1"]);
+    assert_eq!(db.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["db-1"]);
+    // Neither can end the other's, by id or by instance.
+    let (web_id, db_id) = (&web[0].1, &db[0].1);
+    assert_eq!(api(gw.addr, "DELETE", &format!("/v2.1/porthole/sessions/{db_id}"), Some(WEB), None).await.0, 404);
+    assert_eq!(api(gw.addr, "DELETE", "/v2.1/porthole/sessions?instance=db-1", Some(WEB), None).await.0, 404);
+    assert_eq!(api(gw.addr, "DELETE", &format!("/v2.1/porthole/sessions/{web_id}"), Some(KVM2), None).await.0, 404);
+    assert_eq!(gw.live(), 2, "nothing was ended");
+    // Each ends its own.
+    assert_eq!(api(gw.addr, "DELETE", &format!("/v2.1/porthole/sessions/{db_id}"), Some(KVM2), None).await.0, 204);
+    let (mut r, _) = held.pop().unwrap();
+    let close = tokio::time::timeout(std::time::Duration::from_secs(2), common::raw::read_close(&mut r)).await.unwrap();
+    assert_eq!(close, Some((1008, "Session ended by an administrator".into())));
+}

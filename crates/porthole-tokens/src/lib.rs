@@ -13,6 +13,8 @@
 //!   expiry) and what a lookup finds ([`Lookup`]).
 //! - [`store`]: the [`TokenStore`] trait, its SQLite, PostgreSQL and memory backends, their pool
 //!   options, and the conformance suite. Schemas: `migrations/{sqlite,postgres}/`.
+//! - [`cluster`]: what processes sharing one store tell each other: sessions (live and history)
+//!   and events (revocations, sessions to end), [`ClusterStore`].
 //! - [`auth`]: [`ConsoleAuth`], minting, validation, revocation and the purge task.
 //! - [`error`]: the crate's error type; [`Error::Unavailable`] is the store being down.
 
@@ -21,6 +23,7 @@
 pub mod access_url;
 pub mod auth;
 pub mod clock;
+pub mod cluster;
 pub mod error;
 pub mod record;
 pub mod store;
@@ -28,6 +31,7 @@ pub mod token;
 
 pub use auth::ConsoleAuth;
 pub use clock::Clock;
+pub use cluster::{open_cluster, ClusterEvent, ClusterStore, SessionRecord};
 pub use error::{Error, Result, Unavailable};
 pub use record::{ConnectInfo, ConsoleType, Lookup, TokenEndpoint};
 pub use store::{open_store, StoreOptions, TokenStore};

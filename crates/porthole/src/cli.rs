@@ -1,4 +1,4 @@
-//! The command line: `serve` and `console url` (more roles arrive with their issues).
+//! The command line: `serve`, `console url|reset`, `list`, `audit`, `vncdisplay`, `sessions [kill]`.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -62,6 +62,27 @@ pub enum Command {
         /// Instances to fix (names or UUIDs); all with findings when none is given.
         instances: Vec<String>,
     },
+    /// Live console sessions on every `porthole serve` sharing the configured store (or, with
+    /// --history, ended ones too); `porthole sessions kill` ends them wherever they run.
+    #[command(args_conflicts_with_subcommands = true)]
+    Sessions {
+        #[command(subcommand)]
+        action: Option<SessionsCommand>,
+        #[command(flatten)]
+        config: ConfigArg,
+        /// One JSON document (`{"sessions": [...]}`, as the API's) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Also the sessions that ended (newest first), with when and why.
+        #[arg(long)]
+        history: bool,
+        /// At most this many (default: every live one; 100 with --history).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Only this instance's sessions (a name or a UUID).
+        #[arg(long)]
+        instance: Option<String>,
+    },
     /// Where an instance's VNC server listens, exactly as `virsh vncdisplay` prints it.
     Vncdisplay {
         #[command(flatten)]
@@ -72,7 +93,31 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// End a session (by its id) or every session of an instance, on whichever `porthole serve`
+    /// holds them; the browser is told "Session ended by an administrator". Tokens stay valid.
+    Kill {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The session's id (from `porthole sessions`).
+        #[arg(required_unless_present = "instance")]
+        id: Option<String>,
+        /// Every live session of this instance (a name or a UUID) instead.
+        #[arg(long, conflicts_with = "id")]
+        instance: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConsoleCommand {
+    /// Revoke every console URL of an instance and close its live sessions on every `porthole
+    /// serve` sharing the store (as `DELETE /v2.1/servers/ID/remote-consoles` does).
+    Reset {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Instance name or UUID.
+        instance: String,
+    },
     /// Mint a token for an instance and print its access URL alone on stdout.
     #[command(after_help = crate::config::store_path::help())]
     Url {

@@ -29,6 +29,7 @@ pub struct Config {
     pub log: Log,
     pub serial_console: SerialConsole,
     pub metrics: Metrics,
+    pub cluster: Cluster,
 }
 
 /// `[metrics]`: Prometheus metrics on a listener of their own.
@@ -38,6 +39,22 @@ pub struct Metrics {
     /// Where `GET /metrics` answers without a key (a management address); unset = no such
     /// listener (the main listener's `/metrics` still answers admin keys).
     pub listen: Option<String>,
+}
+
+/// `[cluster]`: this process among several `porthole serve` processes on one store.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Cluster {
+    /// This process's name in the session records; `HOST-PID-START` when unset (unique per run).
+    pub proxy_id: Option<String>,
+    /// Seconds between heartbeats; a process silent for three is gone.
+    pub heartbeat_interval: u64,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster { proxy_id: None, heartbeat_interval: porthole_gateway::cluster::DEFAULT_HEARTBEAT_INTERVAL.as_secs() }
+    }
 }
 
 /// `[serial_console]` (Nova's section name).
@@ -259,6 +276,8 @@ pub struct ConsoleAuth {
     pub pool_max_lifetime: u64,
     pub store_connect_timeout: u64,
     pub sqlite_busy_timeout: u64,
+    /// Days ended sessions are kept in the store's history.
+    pub history_retention_days: u64,
 }
 
 impl Default for ConsoleAuth {
@@ -275,6 +294,7 @@ impl Default for ConsoleAuth {
             pool_max_lifetime: s::DEFAULT_MAX_LIFETIME.as_secs(),
             store_connect_timeout: s::DEFAULT_CONNECT_TIMEOUT.as_secs(),
             sqlite_busy_timeout: s::DEFAULT_BUSY_TIMEOUT.as_secs(),
+            history_retention_days: porthole_gateway::cluster::DEFAULT_HISTORY_RETENTION.as_secs() / 86_400,
         }
     }
 }
@@ -425,6 +445,10 @@ impl Config {
             ));
         }
         p.extend(self.consoleauth.store_options().problems().into_iter().map(|line| format!("[consoleauth] {line}")));
+        if self.consoleauth.history_retention_days == 0 {
+            p.push("[consoleauth] history_retention_days must be at least 1".into());
+        }
+        self.cluster_problems(&mut p);
         self.target_problems(&mut p);
         self.node_problems(&mut p);
         for n in &self.audit.management_networks {
@@ -491,6 +515,27 @@ impl Config {
                 scope: Scope { instances: k.instances.clone(), nodes: k.nodes.clone() },
             })
             .collect()
+    }
+
+    fn cluster_problems(&self, p: &mut Vec<String>) {
+        let c = &self.cluster;
+        if !(1..=3600).contains(&c.heartbeat_interval) {
+            p.push("[cluster] heartbeat_interval must be 1 to 3600 seconds".into());
+        }
+        if let Some(id) = &c.proxy_id {
+            if id.is_empty() || id.len() > 128 || id.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+                p.push(format!("[cluster] proxy_id = {id:?}: 1 to 128 characters, no spaces"));
+            }
+        }
+    }
+
+    /// How this process takes part in the cluster of processes on its store.
+    pub fn cluster_settings(&self) -> porthole_gateway::cluster::ClusterSettings {
+        porthole_gateway::cluster::ClusterSettings {
+            proxy_id: self.cluster.proxy_id.clone().unwrap_or_else(porthole_gateway::cluster::default_proxy_id),
+            heartbeat_interval: std::time::Duration::from_secs(self.cluster.heartbeat_interval),
+            history_retention: std::time::Duration::from_secs(self.consoleauth.history_retention_days.saturating_mul(86_400)),
+        }
     }
 
     fn node_problems(&self, p: &mut Vec<String>) {

@@ -19,7 +19,7 @@ mod token_source;
 
 pub(crate) use refusal::Refusal;
 
-use crate::live::{NotRegistered, SessionHandle, Slot};
+use crate::live::{NotRegistered, SessionHandle, SessionMeta, Slot};
 use crate::state::AppState;
 use http::header::{HOST, ORIGIN};
 use http::HeaderMap;
@@ -95,7 +95,16 @@ async fn admit_at(state: &AppState, req: Request<'_>, began: tokio::time::Instan
     let slot = state.live.try_slot(state.settings().max_sessions).ok_or(Refusal::Busy)?;
     let generation = state.live.generation();
     let (info, target) = token_checks(state, req, client, &token).await?;
-    let session = state.live.register(info.instance_uuid, generation, client).map_err(|e| match e {
+    let meta = SessionMeta {
+        instance: info.instance_uuid,
+        instance_name: target.name.clone(),
+        node: target.node.clone(),
+        client,
+        console_type: info.console_type,
+        view_only: info.view_only,
+        minted_by: info.minted_by.clone(),
+    };
+    let session = state.live.register(meta, generation).map_err(|e| match e {
         NotRegistered::Revoked => Refusal::Revoked,
         NotRegistered::ShuttingDown => Refusal::ShuttingDown,
     })?;

@@ -103,7 +103,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
 }
 
 /// A store that is down answers 503 (the cause goes to the log); anything else is a 500.
-fn store_error(e: porthole_tokens::Error) -> ApiError {
+pub(crate) fn store_error(e: porthole_tokens::Error) -> ApiError {
     if e.is_unavailable() {
         tracing::warn!(cause = %e, "console token store unavailable");
         ApiError::Unavailable("The console token store is unavailable; try again later.".into())
@@ -198,9 +198,8 @@ pub(crate) async fn reset(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let instance = by_id(&state, &caller, &id).await?;
-    let (revoked, closed) =
-        state.end_consoles(instance.uuid, crate::live::Policy::Reset).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    tracing::info!(instance = %instance.uuid, revoked, closed, "consoles reset through the API");
+    let (revoked, closed) = state.end_consoles(instance.uuid, crate::live::Policy::Reset).await.map_err(store_error)?;
+    tracing::info!(instance = %instance.uuid, revoked, closed_here = closed, "consoles reset through the API; the other proxies close theirs");
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,17 +1,19 @@
 //! The Nova-compatible REST API under `/v2.1`: servers, remote consoles, console auth tokens, the
-//! version document and an OpenAPI 3 document generated from these handlers.
+//! version document and an OpenAPI 3 document generated from these handlers; Porthole's own
+//! extension under `/v2.1/porthole/` (sessions).
 
 pub(crate) mod auth;
 pub(crate) mod consoles;
 pub(crate) mod error;
 pub(crate) mod instances;
 pub(crate) mod servers;
+pub(crate) mod sessions;
 pub(crate) mod version;
 
 use crate::state::AppState;
 use axum::extract::{MatchedPath, State};
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use http::HeaderMap;
 use utoipa::OpenApi;
@@ -30,6 +32,9 @@ use utoipa::OpenApi;
         consoles::reset,
         consoles::token_info,
         instances::list,
+        sessions::list,
+        sessions::end_one,
+        sessions::end_instance,
     ),
     modifiers(&ApiKeyAuth),
     security(("x_auth_token" = []))
@@ -67,6 +72,8 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .route("/v2.1/servers/{server_id}/action", post(consoles::action))
         .route("/v2.1/os-console-auth-tokens/{console_token}", get(consoles::token_info))
         .route("/v2.1/porthole/instances", get(instances::list))
+        .route("/v2.1/porthole/sessions", get(sessions::list).delete(sessions::end_instance))
+        .route("/v2.1/porthole/sessions/{session_id}", delete(sessions::end_one))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_key));
     Router::new()
         .route("/v2.1", get(version::version_doc))

@@ -1,6 +1,7 @@
 //! `/healthz` (the process answers) and `/readyz` (it can serve consoles: the token store is
-//! open, writable and still the configured file, and the proxy is not shutting down; each libvirt
-//! node is reported by name, reachable or not), for load balancers and operators.
+//! open, writable and still the configured file, the proxy is not shutting down, and its cluster
+//! event feed works, so a revoke from another process would reach it; each libvirt node is
+//! reported by name, reachable or not), for load balancers and operators.
 
 use crate::state::AppState;
 use axum::extract::State;
@@ -17,7 +18,8 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
     let inventory = state.inventory();
     let (store, nodes) = tokio::join!(state.auth.health(), inventory.node_health());
     let accepting = !state.live.is_stopping();
-    let ready = store.is_ok() && accepting;
+    let (events_ok, cluster) = state.cluster.readiness();
+    let ready = store.is_ok() && accepting && events_ok;
     let nodes: Vec<Value> = nodes
         .into_iter()
         .map(|(name, health)| match health {
@@ -35,6 +37,7 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
         "store": store,
         "nodes": nodes,
         "live_sessions": state.live.count(),
+        "cluster": cluster,
     });
     (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

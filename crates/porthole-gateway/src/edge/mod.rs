@@ -26,6 +26,8 @@ use tokio::net::TcpListener;
 const GOING_AWAY_GRACE: Duration = Duration::from_secs(2);
 /// How long HTTP requests in progress (API calls, pages) get after the shutdown began.
 const HTTP_GRACE: Duration = Duration::from_secs(5);
+/// How long the session records of the last sessions get to be written.
+const RECORDS_GRACE: Duration = Duration::from_secs(5);
 
 /// Serves `router(state)` on `listener` until `shutdown` completes, then drains (see the module
 /// documentation).
@@ -86,5 +88,8 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
         let _ = tokio::time::timeout(GOING_AWAY_GRACE, state.live.wait_empty()).await;
     }
     let _ = tokio::time::timeout(HTTP_GRACE, async { while connections.join_next().await.is_some() {} }).await;
+    if !state.cluster.flush(RECORDS_GRACE).await {
+        tracing::warn!("some session records could not be written before exiting (store unavailable): the history misses their end");
+    }
     Ok(())
 }

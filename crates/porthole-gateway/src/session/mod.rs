@@ -57,7 +57,7 @@ impl Policies {
 
 /// Runs an admitted session on an upgraded WebSocket until it ends.
 pub(crate) async fn run<B: Transport>(ws: WsConn<B>, admitted: Admitted, state: AppState) {
-    let span = tracing::info_span!("session", id = admitted.session.info.id, client = %admitted.session.info.client,
+    let span = tracing::info_span!("session", id = %admitted.session.info.id, client = %admitted.session.info.client,
         instance = %admitted.target.name, node = admitted.target.node.as_deref().unwrap_or("-"),
         uuid = %admitted.info.instance_uuid, token_id = %admitted.token_id);
     lifecycle(ws, admitted, state).instrument(span).await;
@@ -69,7 +69,7 @@ async fn lifecycle<B: Transport>(mut ws: WsConn<B>, admitted: Admitted, state: A
     // The settings this session runs under; a reload applies to sessions admitted after it.
     let settings = state.settings();
     let inventory = state.inventory();
-    let _registered = session.registration;
+    let mut registered = session.registration;
     let started = Instant::now();
     let counters = session.info.counters.clone();
     let mut policies = Policies { ended: session.ended, expiry: expiry(&state, &settings, &info) };
@@ -123,6 +123,7 @@ async fn lifecycle<B: Transport>(mut ws: WsConn<B>, admitted: Admitted, state: A
     }
     close(&mut ws, &end).await;
     drop(ws);
+    registered.finish(end.reason());
     metrics.session_ended(&end);
     let (up, down) = (counters.to_server.load(Ordering::Relaxed), counters.to_browser.load(Ordering::Relaxed));
     let secs = started.elapsed().as_secs_f64();

@@ -7,8 +7,8 @@
 pub mod conformance;
 mod memory;
 mod options;
-mod postgres;
-mod sqlite;
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
 
 pub use memory::MemoryStore;
 pub use options::*;
@@ -107,6 +107,6 @@ fn endpoint_from_columns(kind: &str, host: Option<String>, port: Option<i64>, no
     }
 }
 
-fn console_type_from_column(s: &str) -> Result<ConsoleType> {
+pub(crate) fn console_type_from_column(s: &str) -> Result<ConsoleType> {
     s.parse().map_err(|e: crate::record::UnknownConsoleType| Error::Decode(e.to_string()))
 }

@@ -10,6 +10,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Connection as _, PgConnection, PgPool, Row as _};
 use std::str::FromStr as _;
+use std::time::Duration;
 use uuid::Uuid;
 
 /// The schema, from `migrations/postgres/`.
@@ -18,7 +19,12 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 /// A [`TokenStore`] in a PostgreSQL database.
 #[derive(Clone, Debug)]
 pub struct PostgresStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
+    /// Every call gives up after this long (`pool_acquire_timeout`): a server that stopped
+    /// answering makes requests fail with [`Unavailable`], never hang.
+    pub(crate) bound: Duration,
+    /// The NOTIFY channel of this schema's cluster events (see [`events_channel`]).
+    pub(crate) channel: String,
 }
 
 impl PostgresStore {
@@ -35,9 +41,13 @@ impl PostgresStore {
             .idle_timeout(options.idle_timeout)
             .max_lifetime(options.max_lifetime)
             .connect_lazy_with(connect);
-        let migrate = async { MIGRATOR.run(&pool).await.map_err(Error::from) };
+        let migrate = async {
+            MIGRATOR.run(&pool).await.map_err(Error::from)?;
+            let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(&pool).await.map_err(postgres_error)?;
+            Ok::<_, Error>(events_channel(&schema))
+        };
         match tokio::time::timeout(options.connect_timeout, migrate).await {
-            Ok(Ok(())) => Ok(PostgresStore { pool }),
+            Ok(Ok(channel)) => Ok(PostgresStore { pool, bound: options.acquire_timeout, channel }),
             Ok(Err(e)) => Err(in_context(e, url)),
             Err(_) => {
                 Err(Unavailable::Database(format!("{} did not answer within {:?} (connect_timeout)", redact(url), options.connect_timeout))
@@ -45,6 +55,31 @@ impl PostgresStore {
             }
         }
     }
+}
+
+impl PostgresStore {
+    /// Runs one store call, giving up after [`PostgresStore::bound`].
+    pub(crate) async fn bounded<T>(&self, call: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        match tokio::time::timeout(self.bound, call).await {
+            Ok(result) => result,
+            Err(_) => Err(Unavailable::Database(format!(
+                "PostgreSQL did not answer within {} s (pool_acquire_timeout)",
+                self.bound.as_secs_f32()
+            ))
+            .into()),
+        }
+    }
+}
+
+/// The NOTIFY channel of the cluster events of the tables in `schema`: processes on other schemas
+/// of the same database (other clusters, tests) do not hear them. At most 63 bytes, PostgreSQL's
+/// limit on identifiers.
+pub(crate) fn events_channel(schema: &str) -> String {
+    let mut channel = if schema == "public" { "porthole_events".to_owned() } else { format!("porthole_events:{schema}") };
+    while channel.len() > 63 {
+        channel.pop();
+    }
+    channel
 }
 
 /// Names the database in errors of opening it.
@@ -63,7 +98,7 @@ fn postgres_unavailable(code: &str) -> bool {
     code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") || code.starts_with("58") || code == "25006"
 }
 
-fn postgres_error(e: sqlx::Error) -> Error {
+pub(crate) fn postgres_error(e: sqlx::Error) -> Error {
     db_error(e, postgres_unavailable)
 }
 
@@ -90,6 +125,56 @@ fn decode(row: &PgRow, now: i64) -> Result<Lookup> {
 #[async_trait]
 impl TokenStore for PostgresStore {
     async fn insert(&self, hash: &TokenHash, info: &ConnectInfo) -> Result<()> {
+        self.bounded(self.insert_now(hash, info)).await
+    }
+
+    async fn lookup(&self, hash: &TokenHash, now: i64) -> Result<Lookup> {
+        self.bounded(async {
+            let row = sqlx::query(LOOKUP).bind(hash.as_str()).fetch_optional(&self.pool).await.map_err(postgres_error)?;
+            row.map_or(Ok(Lookup::Unknown), |row| decode(&row, now))
+        })
+        .await
+    }
+
+    async fn revoke_instance(&self, instance: Uuid, now: i64) -> Result<u64> {
+        self.bounded(async {
+            let res = sqlx::query("UPDATE console_auth_tokens SET revoked_at = $1 WHERE instance_uuid = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(instance)
+                .execute(&self.pool)
+                .await
+                .map_err(postgres_error)?;
+            Ok(res.rows_affected())
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: i64) -> Result<u64> {
+        self.bounded(async {
+            let res = sqlx::query("DELETE FROM console_auth_tokens WHERE expires <= $1")
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(postgres_error)?;
+            Ok(res.rows_affected())
+        })
+        .await
+    }
+
+    async fn health(&self) -> Result<()> {
+        self.bounded(async {
+            let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()").fetch_one(&self.pool).await.map_err(postgres_error)?;
+            if standby {
+                return Err(Unavailable::Database("the PostgreSQL server is a read-only standby".into()).into());
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl PostgresStore {
+    async fn insert_now(&self, hash: &TokenHash, info: &ConnectInfo) -> Result<()> {
         let (kind, host, port, node) = endpoint_columns(&info.endpoint);
         sqlx::query(
             "INSERT INTO console_auth_tokens (token_hash, instance_uuid, console_type, endpoint_kind, host, port, node, \
@@ -110,38 +195,6 @@ impl TokenStore for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(postgres_error)?;
-        Ok(())
-    }
-
-    async fn lookup(&self, hash: &TokenHash, now: i64) -> Result<Lookup> {
-        let row = sqlx::query(LOOKUP).bind(hash.as_str()).fetch_optional(&self.pool).await.map_err(postgres_error)?;
-        row.map_or(Ok(Lookup::Unknown), |row| decode(&row, now))
-    }
-
-    async fn revoke_instance(&self, instance: Uuid, now: i64) -> Result<u64> {
-        let res = sqlx::query("UPDATE console_auth_tokens SET revoked_at = $1 WHERE instance_uuid = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(instance)
-            .execute(&self.pool)
-            .await
-            .map_err(postgres_error)?;
-        Ok(res.rows_affected())
-    }
-
-    async fn purge_expired(&self, now: i64) -> Result<u64> {
-        let res = sqlx::query("DELETE FROM console_auth_tokens WHERE expires <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(postgres_error)?;
-        Ok(res.rows_affected())
-    }
-
-    async fn health(&self) -> Result<()> {
-        let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()").fetch_one(&self.pool).await.map_err(postgres_error)?;
-        if standby {
-            return Err(Unavailable::Database("the PostgreSQL server is a read-only standby".into()).into());
-        }
         Ok(())
     }
 }

@@ -4,8 +4,9 @@ mod audit;
 mod instances;
 mod reload;
 mod serve;
+mod sessions;
 
-use crate::cli::{Command, ConfigArg, ConsoleCommand};
+use crate::cli::{Command, ConfigArg, ConsoleCommand, SessionsCommand};
 use crate::config::store_path::DefaultStore;
 use crate::config::Config;
 use anyhow::Context as _;
@@ -38,6 +39,13 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             return Ok(audit::run(&config, json, fix.then_some(audit::Fix { apply: yes, hard_reboot, instances })).await);
         }
         Command::Vncdisplay { config, instance } => instances::vncdisplay(&compute(&load(&config)?), &instance).await?,
+        Command::Console(ConsoleCommand::Reset { config, instance }) => return sessions::reset(&load(&config)?, &instance).await,
+        Command::Sessions { action: None, config, json, history, limit, instance } => {
+            sessions::list(&load(&config)?, sessions::Listing { json, history, limit, instance }).await?
+        }
+        Command::Sessions { action: Some(SessionsCommand::Kill { config, id, instance }), .. } => {
+            return sessions::kill(&load(&config)?, id.as_deref(), instance.as_deref()).await;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

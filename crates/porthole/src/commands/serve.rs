@@ -57,7 +57,11 @@ pub async fn serve(path: Option<PathBuf>, config: Config, demo: bool) -> anyhow:
     let base = settings.console_base_url.clone();
     let inventory = inventory(&config, demo.as_ref());
     let (watcher, inventory) = watch(inventory)?;
-    let state = AppState::new(settings, auth.clone(), inventory);
+    let c = &config.consoleauth;
+    let sessions = porthole_tokens::open_cluster(&c.store, &c.store_options()).await.context("[consoleauth] store (sessions)")?;
+    let state = AppState::join(settings, auth.clone(), inventory, sessions, config.cluster_settings())
+        .await
+        .context("joining the store's cluster (subscribing to its events)")?;
     let metrics_listener = match &config.metrics.listen {
         Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("listening on [metrics] listen = {addr}"))?),
         None => None,
@@ -78,7 +82,8 @@ pub async fn serve(path: Option<PathBuf>, config: Config, demo: bool) -> anyhow:
     let c = &running.config;
     let scheme = if c.proxy.cert.is_some() { "https" } else { "http" };
     let store = porthole_tokens::store::redact(&c.consoleauth.store);
-    info!(listen = %bound, scheme, nodes = c.nodes.len(), targets = c.targets.len(), %store, "porthole is serving consoles");
+    let (proxy_id, events) = (state.cluster.proxy_id(), state.cluster.events_mode());
+    info!(listen = %bound, scheme, nodes = c.nodes.len(), targets = c.targets.len(), %store, proxy_id, events, "porthole is serving consoles");
     if let Some(d) = &demo_server {
         let target = ConsoleTarget {
             instance_uuid: porthole_gateway::inventory::target_uuid("demo"),

@@ -5,7 +5,7 @@
 const LISTS: [(&str, &str); 3] = [("nodes", "node"), ("targets", "target"), ("api.keys", "key")];
 
 /// The tables written `[key]` once.
-const TABLES: [&str; 7] = ["proxy", "vnc", "consoleauth", "api", "audit", "log", "serial_console"];
+const TABLES: [&str; 8] = ["proxy", "vnc", "consoleauth", "api", "audit", "log", "serial_console", "cluster"];
 
 /// The first such mistake, in one line; `None` when there is none or the file is not TOML at all
 /// (the typed parse words that).

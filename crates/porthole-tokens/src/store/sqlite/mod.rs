@@ -26,7 +26,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 /// A [`TokenStore`] in a SQLite database.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     /// The file opened; `None` for an in-memory database.
     file: Option<Arc<OpenedFile>>,
 }
@@ -90,7 +90,7 @@ impl SqliteStore {
     }
 
     /// `Ok` while the configured path still names the file this store opened.
-    fn check_file(&self) -> Result<()> {
+    pub(crate) fn check_file(&self) -> Result<()> {
         self.file.as_deref().map_or(Ok(()), OpenedFile::check)
     }
 }
@@ -125,7 +125,7 @@ fn sqlite_unavailable(code: &str) -> bool {
     code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 8 | 10 | 11 | 13 | 14 | 26))
 }
 
-fn sqlite_error(e: sqlx::Error) -> Error {
+pub(crate) fn sqlite_error(e: sqlx::Error) -> Error {
     db_error(e, sqlite_unavailable)
 }
 
