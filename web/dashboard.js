@@ -126,7 +126,7 @@ function renderInstances(doc) {
         cell('VNC', i.vnc ? el('code', { text: i.vnc }) : el('span', { class: 'dim', text: '—' }), i.vnc_password ? el('span', { class: 'dim', text: ' (password)' }) : null),
         cell('Exposure', exposure(i)),
         cell('Audit', findings(i.findings)),
-        cell('', el('span', { class: 'actions' },
+        el('td', { class: 'act' }, el('span', { class: 'actions' },
             el('button', { type: 'button', class: 'open', text: 'Open console', disabled: !i.has_console, onclick: () => openConsole(i, false) }),
             i.serial ? el('button', { type: 'button', class: 'open-serial', text: 'Serial', disabled: !i.has_console, onclick: () => openConsole(i, true) }) : null)),
     ));
@@ -160,12 +160,13 @@ function renderSessions(list) {
         cell('Started', el('span', { text: ago(s.started), title: s.started })),
         cell('Bytes in / out', `${bytes(s.bytes_to_server)} / ${bytes(s.bytes_to_browser)}`),
         cell('Minted by', s.minted_by ?? '—'),
-        cell('', el('button', { type: 'button', class: 'kill danger', text: 'End session', title: `Ends it on ${s.proxy_id}; the browser is told so`,
+        el('td', { class: 'act' }, el('button', { type: 'button', class: 'kill danger', text: 'End session', title: `Ends it on ${s.proxy_id}; the browser is told so`,
             onclick: (ev) => endSession(s, ev.currentTarget) })),
     ));
     $('sessions').tBodies[0].replaceChildren(...rows);
     $('sessions-count').textContent = `(${list.length})`;
     $('sessions-empty').hidden = list.length > 0;
+    $('sessions').hidden = list.length === 0;
 }
 
 function renderHistory(list) {
@@ -181,6 +182,7 @@ function renderHistory(list) {
     ));
     $('history').tBodies[0].replaceChildren(...rows);
     $('history-empty').hidden = ended.length > 0;
+    $('history').hidden = ended.length === 0;
 }
 
 // ---- Health ----
@@ -243,6 +245,7 @@ function signOut(message) {
     clearInterval(timer);
     timer = null;
     delete document.body.dataset.loaded;
+    problem('');
     $('health').hidden = true;
     $('updated').textContent = '';
     $('signin-error').hidden = !message;
