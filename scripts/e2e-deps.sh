@@ -2,7 +2,7 @@
 # Installs what the end-to-end tests need on a fresh Debian machine (idempotent, non-interactive):
 # Chromium, TigerVNC's Xvnc and vncpasswd, xterm, xwininfo, openssl, QEMU, websockify (the
 # benchmark's peer), xclip, setxkbmap, Debian's noVNC (vnc_lite.html), nginx and NSS's certutil
-# (the reverse-proxy test), a font; and the npm
+# (the reverse-proxy test), Prometheus and promtool (the metrics test), a font; and the npm
 # packages of web/ and tests/e2e/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,9 @@ command -v setxkbmap >/dev/null || need+=(x11-xkb-utils)    # its keyboard-layou
 # left as the package installs it).
 command -v nginx >/dev/null || need+=(nginx)
 command -v certutil >/dev/null || need+=(libnss3-tools)
+# promtool (`check metrics`) and a real Prometheus that scrapes /metrics once, started by the
+# metrics test on a free port with its own config and data directory.
+command -v promtool >/dev/null || need+=(prometheus)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"
