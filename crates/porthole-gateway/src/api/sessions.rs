@@ -9,6 +9,7 @@ use super::consoles::store_error;
 use super::error::{ApiError, BadRequestBody, NotFoundBody, UnauthorizedBody, UnavailableBody};
 use crate::live::Policy;
 use crate::state::AppState;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
@@ -19,6 +20,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+/// A query string that does not parse is a 400 in Nova's shape (JSON), not axum's plain text.
+fn bad_query(e: QueryRejection) -> ApiError {
+    ApiError::BadRequest(format!("Invalid input for the query string: {}", e.body_text()))
+}
 
 /// A console session, as the API and `porthole sessions --json` show it.
 #[derive(Serialize, ToSchema)]
@@ -117,8 +123,9 @@ pub(crate) struct EndParams {
 pub(crate) async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(p): Query<ListParams>,
+    p: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<SessionList>, ApiError> {
+    let Query(p) = p.map_err(bad_query)?;
     let mut query = if p.history { SessionQuery::history(p.limit.unwrap_or(DEFAULT_HISTORY_LIMIT)) } else { SessionQuery::live(0) };
     if let Some(limit) = p.limit {
         query.limit = limit;
@@ -167,8 +174,9 @@ pub(crate) async fn end_one(
 pub(crate) async fn end_instance(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(p): Query<EndParams>,
+    p: Result<Query<EndParams>, QueryRejection>,
 ) -> Result<StatusCode, ApiError> {
+    let Query(p) = p.map_err(bad_query)?;
     let Some(key) = p.instance else {
         return Err(ApiError::BadRequest("Give the instance whose sessions to end: ?instance=NAME_OR_UUID.".into()));
     };
