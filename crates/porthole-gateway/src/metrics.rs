@@ -13,7 +13,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -94,7 +93,6 @@ pub struct Metrics {
     node_up: Family<NodeLabel, Gauge>,
     findings: Family<SeverityLabel, Gauge>,
     audit_ok: Gauge,
-    scrapes: AtomicU64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -128,7 +126,6 @@ impl Metrics {
             node_up: Family::default(),
             findings: Family::default(),
             audit_ok: Gauge::default(),
-            scrapes: AtomicU64::new(0),
             registry: Registry::default(),
         };
         r.register("sessions_live", "Console sessions relaying now, by libvirt node (empty for static targets)", m.live.clone());
@@ -223,7 +220,6 @@ impl Metrics {
 
     /// The text of every metric, in the Prometheus text format.
     pub(crate) fn encode(&self) -> String {
-        self.scrapes.fetch_add(1, Ordering::Relaxed);
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
