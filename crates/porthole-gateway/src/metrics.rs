@@ -152,7 +152,7 @@ impl Metrics {
         r.register("store_errors", "Token store operations that failed, by operation", m.store_errors.clone());
         r.register("node_up", "Whether each libvirt node answered at the last scrape (1) or not (0)", m.node_up.clone());
         r.register("audit_findings", "Security audit findings at the last audit, by severity", m.findings.clone());
-        r.register("audit_ok", "Whether the last security audit could ask at least one node (1) or none (0)", m.audit_ok.clone());
+        r.register("audit_ok", "Whether the last security audit could ask at least one node (1, also when there is no node) or none (0)", m.audit_ok.clone());
         Metrics { registry: r, ..m }
     }
 
@@ -210,7 +210,11 @@ impl Metrics {
     pub(crate) fn audited(&self, report: Option<&porthole_compute::audit::AuditReport>) {
         use porthole_compute::audit::Severity;
         self.findings.clear();
-        let Some(report) = report else { return };
+        let Some(report) = report else {
+            // Nothing to audit (no libvirt nodes): nothing failed either.
+            self.audit_ok.set(1);
+            return;
+        };
         for severity in [Severity::High, Severity::Medium, Severity::Low] {
             let n = report.findings.iter().filter(|f| f.severity == severity).count();
             self.findings.get_or_create(&SeverityLabel { severity: severity.as_str() }).set(i64::try_from(n).unwrap_or(i64::MAX));
