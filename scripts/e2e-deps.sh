@@ -2,7 +2,7 @@
 # Installs what the end-to-end tests need on a fresh Debian machine (idempotent, non-interactive):
 # Chromium, TigerVNC's Xvnc and vncpasswd, xterm, xwininfo, openssl, QEMU, websockify (the
 # benchmark's peer), xclip, setxkbmap, Debian's noVNC (vnc_lite.html), nginx and NSS's certutil
-# (the reverse-proxy test), HAProxy (the scale-out test), a font; and the npm
+# (the reverse-proxy test), HAProxy (the scale-out test), Prometheus and promtool (the metrics test), a font; and the npm
 # packages of web/ and tests/e2e/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,9 @@ command -v certutil >/dev/null || need+=(libnss3-tools)
 # HAProxy in front of three porthole processes (tests/e2e/haproxy.test.mjs), also started by the
 # test itself on free ports with its own configuration.
 command -v haproxy >/dev/null || need+=(haproxy)
+# promtool (`check metrics`) and a real Prometheus that scrapes /metrics once, started by the
+# metrics test on a free port with its own config and data directory.
+command -v promtool >/dev/null || need+=(prometheus)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"

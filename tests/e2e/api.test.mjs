@@ -12,10 +12,18 @@ const venv = process.env.PORTHOLE_VENV || path.join(os.homedir(), '.cache/portho
 const KEY = 'e2e-admin-secret-0123456789';
 const libvirt = process.env.PORTHOLE_E2E_LIBVIRT === '1';
 
+// With admin_token, openstacksdk takes every service's version from the one endpoint; `server list`
+// wants an identity v3 proxy first, which OS_IDENTITY_ENDPOINT_OVERRIDE gives it (see the README).
 function openstack(base, token, ...args) {
     return spawnSync(path.join(venv, 'bin/openstack'),
         ['--os-auth-type', 'admin_token', '--os-token', token, '--os-endpoint', `${base}/v2.1`, ...args],
-        { encoding: 'utf8', timeout: 60000 });
+        { encoding: 'utf8', timeout: 60000, env: { ...process.env, OS_IDENTITY_ENDPOINT_OVERRIDE: `${base}/identity/v3` } });
+}
+
+function openstackJson(base, token, ...args) {
+    const out = openstack(base, token, ...args, '-f', 'json');
+    assert.equal(out.status, 0, `openstack ${args.join(' ')} failed: ${out.stderr}`);
+    return JSON.parse(out.stdout);
 }
 
 async function serveWithApi(res, nodes) {
@@ -44,6 +52,40 @@ test('openstack console url show --novnc relays to the demo, a libvirt domain, b
             await screenshot(page, `api-${keys.indexOf(key)}`);
             await page.close();
         }
+    } finally {
+        await res.close();
+    }
+});
+
+test('openstack server list, server show NAME and console url show --novnc NAME; a scoped key sees its own only', { timeout: 180000 }, async () => {
+    const res = new Resources();
+    try {
+        const nodes = libvirt ? [{ name: 'local', uri: 'qemu:///system' }] : [];
+        const domain = libvirt ? startDomain(res, 'osc') : null;
+        const scoped = 'e2e-scoped-secret-0123456789';
+        const p = await startPorthole(res, { demo: true, nodes, extra: [
+            '[[api.keys]]', 'name = "ops"', `secret = "${KEY}"`, 'role = "admin"',
+            '[[api.keys]]', 'name = "lab"', `secret = "${scoped}"`, 'role = "member"', 'instances = ["ph-e2e-osc-*"]',
+        ] });
+        const names = openstackJson(p.base, KEY, 'server', 'list').map((s) => s.Name);
+        assert.ok(names.includes('demo'), `server list: ${names}`);
+        for (const name of ['demo', ...(domain ? [domain] : [])]) {
+            assert.ok(names.includes(name), `server list has ${name}: ${names}`);
+            const shown = openstackJson(p.base, KEY, 'server', 'show', name);
+            assert.equal(shown.name, name);
+            assert.equal(shown.status, 'ACTIVE');
+            assert.match(shown.id, /^[0-9a-f-]{36}$/);
+            if (name === domain) assert.equal(shown['OS-EXT-SRV-ATTR:host'], 'local');
+            const url = openstackJson(p.base, KEY, 'console', 'url', 'show', '--novnc', name).url;
+            assert.match(url, new RegExp(`^${p.base}/vnc_lite\\.html\\?path=%3Ftoken%3D[A-Za-z0-9_-]{43}$`));
+        }
+        // The scoped key lists only its instances, and another's is "No Server found".
+        const mine = openstackJson(p.base, scoped, 'server', 'list').map((s) => s.Name);
+        assert.deepEqual(mine, domain ? [domain] : []);
+        const other = openstack(p.base, scoped, 'server', 'show', 'demo');
+        assert.notEqual(other.status, 0);
+        assert.match(other.stderr, /No Server found for demo/);
+        if (domain) assert.equal(openstackJson(p.base, scoped, 'server', 'show', domain).name, domain);
     } finally {
         await res.close();
     }

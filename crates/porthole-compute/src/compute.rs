@@ -20,12 +20,19 @@ const NODE_HEALTH_LIMIT: std::time::Duration = std::time::Duration::from_secs(2)
 pub struct Compute {
     nodes: Vec<LibvirtNode>,
     targets: StaticTargets,
+    /// What [`Inventory::audit`] compares against; no audit without it.
+    audit_policy: Option<crate::audit::Policy>,
 }
 
 impl Compute {
     /// Nodes and targets.
     pub fn new(nodes: impl IntoIterator<Item = NodeConfig>, targets: StaticTargets) -> Self {
-        Compute { nodes: nodes.into_iter().map(LibvirtNode::new).collect(), targets }
+        Compute { nodes: nodes.into_iter().map(LibvirtNode::new).collect(), targets, audit_policy: None }
+    }
+
+    /// Lets [`Inventory::audit`] audit the nodes against `policy`.
+    pub fn set_audit_policy(&mut self, policy: crate::audit::Policy) {
+        self.audit_policy = Some(policy);
     }
 
     /// Watches every node's domains; each one that stops, crashes or is undefined is sent to `tx`.
@@ -169,6 +176,12 @@ impl Inventory for Compute {
         }
         all.sort_by_key(|(i, _, _)| *i);
         all.into_iter().map(|(_, name, health)| (name, health)).collect()
+    }
+
+    async fn audit(&self) -> Option<crate::audit::AuditReport> {
+        let policy = self.audit_policy.as_ref().filter(|_| !self.nodes.is_empty())?;
+        let configs: Vec<_> = self.nodes.iter().map(|n| n.config().clone()).collect();
+        Some(crate::audit::AuditReport::run(&configs, policy).await)
     }
 
     async fn managed(&self, instance: Uuid) -> bool {

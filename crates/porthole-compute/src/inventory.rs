@@ -126,6 +126,12 @@ pub trait Inventory: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The security audit of the libvirt nodes (`porthole audit`); `None` when there is nothing to
+    /// audit (no nodes, or no audit policy was given).
+    async fn audit(&self) -> Option<crate::audit::AuditReport> {
+        None
+    }
+
     /// Whether `endpoint` is still the current VNC endpoint of `instance` (re-checked at connect
     /// time against the live domain, CVE-2013-0335): `Ok(false)` when the instance is gone, stopped
     /// or listens elsewhere now; `Err` when the nodes that might hold it could not be asked.

@@ -37,8 +37,14 @@ pub(crate) enum EndKind {
     Silent(Duration),
     /// The VNC server could not be reached.
     Unreachable(String),
-    /// The RFB security handshake failed (the browser was told in RFB terms).
-    Handshake(String),
+    /// The RFB security handshake failed (the browser was told in RFB terms): a short cause for
+    /// metrics (`auth_refused`, `no_common_scheme`, …) and what happened, for the log.
+    Handshake {
+        /// One of a few words (see `upstream::security`).
+        cause: &'static str,
+        /// What happened.
+        log: String,
+    },
     /// In relay mode, the VNC server asked for authentication (these security types) that the
     /// proxy was not told to answer, and the browser gave up.
     AuthRequired(Vec<u8>),
@@ -80,13 +86,13 @@ impl SessionEnd {
             (Side::Browser, EndKind::Closed) => "browser-closed",
             (Side::Browser, EndKind::Protocol(_) | EndKind::Rfb(_)) => "browser-protocol-error",
             (Side::Browser, EndKind::Stalled(_)) => "browser-stalled",
-            (Side::Browser, EndKind::Handshake(_)) => "browser-refused-security",
+            (Side::Browser, EndKind::Handshake { .. }) => "browser-refused-security",
             (Side::Browser, _) => "browser-failed",
             (Side::VncServer, EndKind::Closed) => "server-closed",
             (Side::VncServer, EndKind::Stalled(_)) => "server-stalled",
             (Side::VncServer, EndKind::Silent(_)) => "server-silent",
             (Side::VncServer, EndKind::Unreachable(_)) => "server-unreachable",
-            (Side::VncServer, EndKind::Handshake(_)) => "server-handshake-failed",
+            (Side::VncServer, EndKind::Handshake { .. }) => "server-handshake-failed",
             (Side::VncServer, EndKind::AuthRequired(_)) => "server-requires-auth",
             (Side::VncServer, _) => "server-failed",
             (Side::Proxy, _) => "proxy-error",
@@ -114,7 +120,7 @@ impl fmt::Display for SessionEnd {
             EndKind::Stalled(d) => write!(f, "{side} accepted nothing for {} s", d.as_secs()),
             EndKind::Silent(d) => write!(f, "{side} sent nothing within {:.1} s", d.as_secs_f32()),
             EndKind::Unreachable(e) => write!(f, "{side} unreachable: {e}"),
-            EndKind::Handshake(e) => write!(f, "security handshake failed ({side}'s fault): {e}"),
+            EndKind::Handshake { log, .. } => write!(f, "security handshake failed ({side}'s fault): {log}"),
             EndKind::Policy(p) => write!(f, "ended by policy: {p:?}"),
             EndKind::AuthRequired(types) => {
                 let names: Vec<_> = types.iter().map(|t| porthole_rfb::security::type_name(*t)).collect();

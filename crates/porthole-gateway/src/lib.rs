@@ -32,6 +32,7 @@
 //! - `api`: the Nova-compatible REST API under `/v2.1`.
 //! - [`mint`]: minting a console for an instance (API and CLI); `endpoint` converts endpoints;
 //!   `recheck` asks whether a token's endpoint is still its instance's (Porthole's or Nova's tokens).
+//! - [`metrics`]: Prometheus metrics (`/metrics`); `audit`: the security audit, cached.
 //! - [`state`], [`settings`]: what handlers share, and the tunables.
 //! - [`web`]: the console pages' files, embedded at build time.
 //!
@@ -42,11 +43,13 @@
 
 mod admission;
 mod api;
+mod audit;
 pub mod cluster;
 mod edge;
 mod end;
 mod endpoint;
 pub mod live;
+pub mod metrics;
 pub mod mint;
 mod recheck;
 mod redact;
@@ -64,8 +67,8 @@ pub mod inventory {
 }
 
 pub use api::sessions::SessionDoc;
-pub use edge::{router, serve, tls_server_config};
+pub use edge::{metrics_router, render_metrics, router, serve, serve_metrics, tls_server_config};
 pub use redact::loggable_path;
-pub use settings::{ApiKey, Role, Settings};
+pub use settings::{ApiKey, Role, Scope, Settings};
 pub use state::AppState;
 pub use upstream::security::{tls_config, TlsSettings};

@@ -169,6 +169,9 @@ struct State {
     /// Instance → (generation of its last revocation, when).
     revoked: HashMap<Uuid, (u64, Instant)>,
     closing: bool,
+    /// Bytes relayed by sessions no longer registered (to browser, to server), added as each
+    /// unregisters, under this lock, so that [`LiveSessions::relayed_bytes`] never goes back.
+    ended_bytes: (u64, u64),
 }
 
 #[derive(Default)]
@@ -334,6 +337,18 @@ impl LiveSessions {
         all
     }
 
+    /// Bytes relayed so far by every session of this process, ended or live: (to the browser,
+    /// to the server). Read at scrape time; the relay only keeps its per-session counters.
+    pub fn relayed_bytes(&self) -> (u64, u64) {
+        let st = self.lock();
+        let (mut down, mut up) = st.ended_bytes;
+        for e in st.sessions.values() {
+            down += e.info.counters.to_browser.load(Ordering::Relaxed);
+            up += e.info.counters.to_server.load(Ordering::Relaxed);
+        }
+        (down, up)
+    }
+
     /// Waits until no session is live.
     pub async fn wait_empty(&self) {
         loop {
@@ -370,7 +385,10 @@ impl Drop for Registration {
             let _ = recorder.send(Record::Ended { id: self.id, at: SystemTime::now(), reason: self.reason });
         }
         let mut st = self.live.lock();
-        st.sessions.remove(&self.id);
+        if let Some(e) = st.sessions.remove(&self.id) {
+            st.ended_bytes.0 += e.info.counters.to_browser.load(Ordering::Relaxed);
+            st.ended_bytes.1 += e.info.counters.to_server.load(Ordering::Relaxed);
+        }
         if st.sessions.is_empty() {
             self.live.inner.emptied.notify_waiters();
         }

@@ -81,12 +81,72 @@ pub struct ApiKey {
     pub secret: String,
     /// Its role.
     pub role: Role,
+    /// Which instances it sees (all by default).
+    pub scope: Scope,
+}
+
+impl ApiKey {
+    /// A key that sees every instance.
+    pub fn new(name: impl Into<String>, secret: impl Into<String>, role: Role) -> Self {
+        ApiKey { name: name.into(), secret: secret.into(), role, scope: Scope::default() }
+    }
 }
 
 impl std::fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiKey").field("name", &self.name).field("role", &self.role).finish_non_exhaustive()
+        f.debug_struct("ApiKey").field("name", &self.name).field("role", &self.role).field("scope", &self.scope).finish_non_exhaustive()
     }
+}
+
+/// The instances an API key sees (`[[api.keys]] instances`, `nodes`): every instance when both
+/// lists are empty; otherwise those whose name matches one of `instances` (`*` any run of
+/// characters, `?` one) when it is set, *and* whose node is one of `nodes` when it is set (static
+/// targets have no node, so a key limited to nodes does not see them). Everything else is
+/// answered as Nova answers for another project's server: 404.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Name patterns, e.g. `web-*`.
+    pub instances: Vec<String>,
+    /// Node names, exactly.
+    pub nodes: Vec<String>,
+}
+
+impl Scope {
+    /// Whether this scope sees everything.
+    pub fn is_unrestricted(&self) -> bool {
+        self.instances.is_empty() && self.nodes.is_empty()
+    }
+
+    /// Whether an instance named `name` on `node` (`None` for a static target) is in scope.
+    pub fn allows(&self, name: &str, node: Option<&str>) -> bool {
+        let name_ok = self.instances.is_empty() || self.instances.iter().any(|p| glob_matches(p, name));
+        let node_ok = self.nodes.is_empty() || node.is_some_and(|n| self.nodes.iter().any(|m| m == n));
+        name_ok && node_ok
+    }
+}
+
+/// Shell-style matching of a whole name: `*` matches any run of characters (none too), `?` one.
+pub fn glob_matches(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // Iterative matcher with one backtrack point (the last `*`): linear in practice, no recursion.
+    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 /// The proxy's settings.
@@ -155,5 +215,32 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             endpoint_check: EndpointCheck::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        for (p, n) in [("web-*", "web-01"), ("web-*", "web-"), ("*", ""), ("a?c", "abc"), ("*-db-*", "eu-db-1"), ("x", "x"), ("**", "ab")] {
+            assert!(glob_matches(p, n), "{p} should match {n}");
+        }
+        for (p, n) in [("web-*", "db-01"), ("web-*", "aweb-01"), ("a?c", "ac"), ("x", "xy"), ("*-db", "eu-db-1"), ("", "a")] {
+            assert!(!glob_matches(p, n), "{p} should not match {n}");
+        }
+    }
+
+    #[test]
+    fn scopes() {
+        let all = Scope::default();
+        assert!(all.is_unrestricted() && all.allows("anything", None));
+        let web = Scope { instances: vec!["web-*".into()], nodes: vec![] };
+        assert!(web.allows("web-1", Some("kvm1")) && web.allows("web-1", None) && !web.allows("db-1", Some("kvm1")));
+        let kvm1 = Scope { instances: vec![], nodes: vec!["kvm1".into()] };
+        assert!(kvm1.allows("db-1", Some("kvm1")) && !kvm1.allows("db-1", Some("kvm2")) && !kvm1.allows("lab-switch", None));
+        let both = Scope { instances: vec!["web-*".into()], nodes: vec!["kvm1".into()] };
+        assert!(both.allows("web-1", Some("kvm1")) && !both.allows("web-1", Some("kvm2")) && !both.allows("db-1", Some("kvm1")));
     }
 }

@@ -1,9 +1,12 @@
 //! What every request handler shares: the settings and the inventory (both replaced whole on a
 //! reload: a request or session keeps the snapshot it started with), the token authority, the
-//! live sessions, this process's place in the cluster and the failed-token throttle.
+//! live sessions, this process's place in the cluster, the failed-token throttle, the metrics
+//! and the last audit.
 
+use crate::audit::AuditCache;
 use crate::cluster::{Cluster, ClusterSettings};
 use crate::live::{LiveSessions, Policy};
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::throttle::Throttle;
 use porthole_compute::Inventory;
@@ -28,6 +31,10 @@ pub struct AppState {
     pub cluster: Cluster,
     /// Failed tokens per client.
     pub(crate) throttle: Arc<Throttle>,
+    /// Prometheus metrics (the store's operations are reported to it too).
+    pub metrics: Arc<Metrics>,
+    /// The last security audit, shared by `/metrics` and the dashboard.
+    pub(crate) audit: AuditCache,
 }
 
 impl AppState {
@@ -52,14 +59,18 @@ impl AppState {
         Ok(Self::assemble(settings, auth, inventory, live, cluster))
     }
 
+    /// The token store's operations are timed into the metrics from here on.
     fn assemble(settings: Settings, auth: ConsoleAuth, inventory: Arc<dyn Inventory>, live: LiveSessions, cluster: Cluster) -> Self {
+        let metrics = Arc::new(Metrics::new());
         AppState {
             settings: Arc::new(RwLock::new(Arc::new(settings))),
             inventory: Arc::new(RwLock::new(inventory)),
-            auth,
+            auth: auth.with_observer(metrics.clone()),
             live,
             cluster,
             throttle: Arc::default(),
+            metrics,
+            audit: AuditCache::default(),
         }
     }
 

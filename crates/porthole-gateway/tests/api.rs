@@ -51,10 +51,7 @@ async fn gateway(vnc: std::net::SocketAddr) -> common::Gateway {
         extra: vec![other(OFF, "off1", InstanceState::ShutOff), other(STOPPING, "stopping1", InstanceState::InShutdown)],
     };
     let settings = Settings {
-        api_keys: vec![
-            ApiKey { name: "ops".into(), secret: ADMIN.into(), role: Role::Admin },
-            ApiKey { name: "dev".into(), secret: MEMBER.into(), role: Role::Member },
-        ],
+        api_keys: vec![ApiKey::new("ops", ADMIN, Role::Admin), ApiKey::new("dev", MEMBER, Role::Member)],
         ..Settings::default()
     };
     start_with(targets, Arc::new(inv), settings).await
@@ -218,4 +215,28 @@ async fn openapi_document_is_served() {
     assert_eq!(code, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc["paths"]["/v2.1/servers/{server_id}/remote-consoles"]["post"].is_object());
+}
+
+/// `openstack server show` read `flavor` off the server and failed on its absence
+/// ("'NoneType' object has no attribute 'get'"); the client sends microversion 2.96.
+#[tokio::test]
+async fn servers_carry_flavor_and_image_as_the_openstack_client_reads_them() {
+    let vnc = FakeVncServer::raw_echo().await;
+    let gw = gateway(vnc.addr()).await;
+    let vm1 = gw.instance("vm1");
+    for (version, embedded) in [("2.96", true), ("2.47", true), ("2.46", false), ("2.1", false)] {
+        let req = format!(
+            "GET /v2.1/servers/{vm1} HTTP/1.1\r\nHost: x\r\nX-Auth-Token: {ADMIN}\r\nOpenStack-API-Version: compute {version}\r\nConnection: close\r\n\r\n"
+        );
+        let (code, text) = common::http_raw(gw.addr, &req).await;
+        assert_eq!(code, 200);
+        let body: serde_json::Value = serde_json::from_str(&text[text.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+        let server = &body["server"];
+        assert_eq!(server["flavor"]["original_name"].is_string(), embedded, "{version}: {server}");
+        assert_eq!(server["flavor"]["id"].is_string(), !embedded, "{version}: {server}");
+        assert_eq!(server["image"], "");
+        assert_eq!(server["OS-EXT-STS:power_state"], 1);
+    }
+    let (_, _, list) = api(gw.addr, "GET", "/v2.1/servers/detail", Some(ADMIN), None).await;
+    assert!(list["servers"].as_array().unwrap().iter().all(|s| s["flavor"].is_object()));
 }

@@ -54,11 +54,8 @@ async fn duplicate_host_or_origin_headers_get_400() {
 
 #[tokio::test]
 async fn an_api_body_sent_one_byte_a_second_is_cut_off() {
-    let settings = Settings {
-        api_keys: vec![ApiKey { name: "ops".into(), secret: KEY.into(), role: Role::Admin }],
-        request_timeout: Duration::from_secs(2),
-        ..Settings::default()
-    };
+    let settings =
+        Settings { api_keys: vec![ApiKey::new("ops", KEY, Role::Admin)], request_timeout: Duration::from_secs(2), ..Settings::default() };
     let gw = start(&[], settings).await;
     let body = r#"{"remote_console": {"protocol": "vnc", "type": "novnc"}}"#;
     let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();

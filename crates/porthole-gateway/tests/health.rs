@@ -63,7 +63,7 @@ async fn a_deleted_store_file_makes_readyz_fail_and_mints_answer_503() {
     let store = open_store(&format!("sqlite://{}", file.display()), &StoreOptions::default()).await.unwrap();
     let auth = ConsoleAuth::new(store, Clock::System);
     let targets = common::targets(&[("vm", echo.addr())]);
-    let settings = Settings { api_keys: vec![ApiKey { name: "ops".into(), secret: KEY.into(), role: Role::Admin }], ..Settings::default() };
+    let settings = Settings { api_keys: vec![ApiKey::new("ops", KEY, Role::Admin)], ..Settings::default() };
     let gw = start_full(targets.clone(), Arc::new(targets), settings, auth, Arc::new(MemoryStore::new())).await;
     let token = gw.mint("vm").await;
     assert_eq!(get(gw.addr, "/readyz").await.0, 200);

@@ -55,7 +55,7 @@ impl Inventory for Hosts {
 async fn gateway(vnc: &FakeVncServer, node_host: &'static str, instance: Uuid, require_node_match: bool) -> common::Gateway {
     let settings = Settings {
         endpoint_check: EndpointCheck::NovaHosts { require_node_match },
-        api_keys: vec![ApiKey { name: "ops".into(), secret: "ops-secret-0123456789".into(), role: Role::Admin }],
+        api_keys: vec![ApiKey::new("ops", "ops-secret-0123456789", Role::Admin)],
         ..Settings::default()
     };
     start_with(StaticTargets::default(), Arc::new(Hosts { node_host, instance, port: vnc.addr().port() }), settings).await

@@ -22,7 +22,7 @@ const KEY: &str = "policy-test-key-0123456789";
 const SECOND: Duration = Duration::from_secs(1);
 
 fn settings() -> Settings {
-    Settings { api_keys: vec![ApiKey { name: "ops".into(), secret: KEY.into(), role: Role::Admin }], ..Settings::default() }
+    Settings { api_keys: vec![ApiKey::new("ops", KEY, Role::Admin)], ..Settings::default() }
 }
 
 async fn reset(gw: &common::Gateway, name: &str) -> u16 {

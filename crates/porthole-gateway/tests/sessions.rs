@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt as _;
 const KEY: &str = "sessions-test-key-0123456789";
 
 fn settings() -> Settings {
-    Settings { api_keys: vec![ApiKey { name: "ops".into(), secret: KEY.into(), role: Role::Admin }], ..Settings::default() }
+    Settings { api_keys: vec![ApiKey::new("ops", KEY, Role::Admin)], ..Settings::default() }
 }
 
 /// `GET path` until `cond` holds on the answer (up to 5 s); returns it.

@@ -9,11 +9,18 @@ use uuid::Uuid;
 /// How often expired tokens are deleted by default (Nova: `instance_delete_interval`, 300 s).
 pub const DEFAULT_PURGE_INTERVAL: Duration = Duration::from_secs(300);
 
+/// Told how long each store operation took and whether it failed (the gateway's metrics).
+pub trait StoreObserver: Send + Sync + 'static {
+    /// `op` (`insert`, `lookup`, `revoke`, `health`, `purge`) took `elapsed`; `ok` is false when it failed.
+    fn observe(&self, op: &'static str, elapsed: Duration, ok: bool);
+}
+
 /// The consoleauth role: a token store with a clock.
 #[derive(Clone)]
 pub struct ConsoleAuth {
     store: Arc<dyn TokenStore>,
     clock: Clock,
+    observer: Option<Arc<dyn StoreObserver>>,
 }
 
 /// Where a console lives, before a token is minted for it.
@@ -45,7 +52,22 @@ pub struct Minted {
 impl ConsoleAuth {
     /// Wraps a store; `clock` decides what "now" is.
     pub fn new(store: Arc<dyn TokenStore>, clock: Clock) -> Self {
-        ConsoleAuth { store, clock }
+        ConsoleAuth { store, clock, observer: None }
+    }
+
+    /// The same store, each operation reported to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn StoreObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Runs one store operation, timing it for the observer.
+    async fn timed<T>(&self, op: &'static str, call: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        let Some(observer) = &self.observer else { return call.await };
+        let started = std::time::Instant::now();
+        let result = call.await;
+        observer.observe(op, started.elapsed(), result.is_ok());
+        result
     }
 
     /// Mints a token valid for `ttl` and returns it with its access URL.
@@ -63,7 +85,7 @@ impl ConsoleAuth {
             minted_by: target.minted_by.clone(),
         };
         let token = Token::generate();
-        self.store.insert(&token.hash(), &info).await?;
+        self.timed("insert", self.store.insert(&token.hash(), &info)).await?;
         let url = access_url::access_url(target.console_type, base, &token)?;
         Ok(Minted { token, url, info })
     }
@@ -73,7 +95,7 @@ impl ConsoleAuth {
         if token.expose().is_empty() {
             return Ok(Lookup::Unknown);
         }
-        self.store.lookup(&token.hash(), self.clock.now()).await
+        self.timed("lookup", self.store.lookup(&token.hash(), self.clock.now())).await
     }
 
     /// The connect info of a valid token; `None` for an empty, unknown, expired or revoked one.
@@ -83,17 +105,17 @@ impl ConsoleAuth {
 
     /// Revokes every token of an instance; returns how many were still unrevoked.
     pub async fn revoke_instance(&self, instance: Uuid) -> Result<u64> {
-        self.store.revoke_instance(instance, self.clock.now()).await
+        self.timed("revoke", self.store.revoke_instance(instance, self.clock.now())).await
     }
 
     /// Whether the store can serve (see [`TokenStore::health`]).
     pub async fn health(&self) -> Result<()> {
-        self.store.health().await
+        self.timed("health", self.store.health()).await
     }
 
     /// Deletes expired tokens now.
     pub async fn purge_expired(&self) -> Result<u64> {
-        self.store.purge_expired(self.clock.now()).await
+        self.timed("purge", self.store.purge_expired(self.clock.now())).await
     }
 
     /// The clock in use.

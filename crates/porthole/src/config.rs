@@ -29,7 +29,17 @@ pub struct Config {
     pub log: Log,
     pub serial_console: SerialConsole,
     pub nova: Nova,
+    pub metrics: Metrics,
     pub cluster: Cluster,
+}
+
+/// `[metrics]`: Prometheus metrics on a listener of their own.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Metrics {
+    /// Where `GET /metrics` answers without a key (a management address); unset = no such
+    /// listener (the main listener's `/metrics` still answers admin keys).
+    pub listen: Option<String>,
 }
 
 /// `[cluster]`: this process among several `porthole serve` processes on one store.
@@ -105,11 +115,22 @@ pub struct ApiKey {
     pub name: String,
     pub secret: String,
     pub role: ApiRole,
+    /// Instance name patterns (`web-*`) this key is limited to; empty = no limit by name.
+    #[serde(default)]
+    pub instances: Vec<String>,
+    /// Nodes this key is limited to; empty = no limit by node.
+    #[serde(default)]
+    pub nodes: Vec<String>,
 }
 
 impl std::fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiKey").field("name", &self.name).field("role", &self.role).finish_non_exhaustive()
+        f.debug_struct("ApiKey")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("instances", &self.instances)
+            .field("nodes", &self.nodes)
+            .finish_non_exhaustive()
     }
 }
 
@@ -394,6 +415,11 @@ impl Config {
                 p.push(format!("[proxy] web_root = {:?}: no such directory", root.display().to_string()));
             }
         }
+        if let Some(listen) = &self.metrics.listen {
+            if listen.parse::<SocketAddr>().is_err() {
+                p.push(format!("[metrics] listen = {listen:?} is not an address:port such as \"127.0.0.1:9187\""));
+            }
+        }
         if self.proxy.connect_timeout == 0 {
             p.push("[proxy] connect_timeout must be at least 1 second".into());
         }
@@ -484,6 +510,16 @@ impl Config {
             if k.secret.len() < 16 {
                 p.push(format!("{at}: secret must be at least 16 characters"));
             }
+            for pattern in &k.instances {
+                if pattern.trim().is_empty() {
+                    p.push(format!("{at}: instances: an empty pattern matches nothing; use \"*\" or leave instances out"));
+                }
+            }
+            for node in &k.nodes {
+                if !self.nodes.iter().any(|n| &n.name == node) {
+                    p.push(format!("{at}: nodes: no [[nodes]] named {node:?}"));
+                }
+            }
             if !key_names.insert(k.name.as_str()) {
                 p.push(format!("{at}: another key has the same name"));
             }
@@ -512,7 +548,7 @@ impl Config {
 
     /// The API keys, as the gateway takes them.
     pub fn api_keys(&self) -> Vec<porthole_gateway::ApiKey> {
-        use porthole_gateway::{ApiKey, Role};
+        use porthole_gateway::{ApiKey, Role, Scope};
         self.api
             .keys
             .iter()
@@ -523,6 +559,7 @@ impl Config {
                     ApiRole::Admin => Role::Admin,
                     ApiRole::Member => Role::Member,
                 },
+                scope: Scope { instances: k.instances.clone(), nodes: k.nodes.clone() },
             })
             .collect()
     }

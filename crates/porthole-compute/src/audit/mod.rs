@@ -201,6 +201,27 @@ pub fn check_domain(d: &AuditedDomain, node: &str, policy: &Policy) -> Vec<Findi
     out
 }
 
+/// What one audit of every node found (the gateway serves it to metrics and the dashboard).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct AuditReport {
+    /// Every finding.
+    pub findings: Vec<Finding>,
+    /// `(node, error)` for each node that could not be audited.
+    pub failed: Vec<(String, String)>,
+    /// Set when no node could be audited at all.
+    pub error: Option<String>,
+}
+
+impl AuditReport {
+    /// Runs [`audit`] and keeps whatever it says.
+    pub async fn run(nodes: &[NodeConfig], policy: &Policy) -> Self {
+        match audit(nodes, policy).await {
+            Ok((findings, failed)) => AuditReport { findings, failed, error: None },
+            Err(e) => AuditReport { error: Some(e), ..AuditReport::default() },
+        }
+    }
+}
+
 /// Audits every node, all at once: `Err` only when no node could be asked at all.
 pub async fn audit(nodes: &[NodeConfig], policy: &Policy) -> Result<(Vec<Finding>, Vec<(String, String)>), String> {
     let mut asks = tokio::task::JoinSet::new();

@@ -61,6 +61,8 @@ pub(crate) struct Admitted {
     pub slot: Slot,
     /// The instance, by name and node.
     pub target: Target,
+    /// When the request arrived (set-up latency).
+    pub began: tokio::time::Instant,
 }
 
 /// What the console page learns from [`check`].
@@ -70,8 +72,24 @@ pub(crate) struct Checked {
     pub info: ConnectInfo,
 }
 
-/// Admits a WebSocket request, or says why not.
+/// Admits a WebSocket request, or says why not (counted in `porthole_token_checks_total`).
 pub(crate) async fn admit(state: &AppState, req: Request<'_>) -> Result<Admitted, Refusal> {
+    let began = tokio::time::Instant::now();
+    let admitted = admit_at(state, req, began).await;
+    state.metrics.token_checked("upgrade", outcome(&admitted));
+    admitted
+}
+
+/// The `outcome` label of a console admission.
+fn outcome<T>(result: &Result<T, Refusal>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(Refusal::ShuttingDown) => "shutting_down",
+        Err(r) => r.code(),
+    }
+}
+
+async fn admit_at(state: &AppState, req: Request<'_>, began: tokio::time::Instant) -> Result<Admitted, Refusal> {
     let client = client_ip(state, req);
     let token = cheap_checks(state, req, client)?;
     let slot = state.live.try_slot(state.settings().max_sessions).ok_or(Refusal::Busy)?;
@@ -90,11 +108,17 @@ pub(crate) async fn admit(state: &AppState, req: Request<'_>) -> Result<Admitted
         NotRegistered::Revoked => Refusal::Revoked,
         NotRegistered::ShuttingDown => Refusal::ShuttingDown,
     })?;
-    Ok(Admitted { info, session, token_id: token.hash().short().to_owned(), slot, target })
+    Ok(Admitted { info, session, token_id: token.hash().short().to_owned(), slot, target, began })
 }
 
 /// The same checks as [`admit`], without taking a slot or registering; a full proxy says so.
 pub(crate) async fn check(state: &AppState, req: Request<'_>) -> Result<Checked, Refusal> {
+    let checked = check_only(state, req).await;
+    state.metrics.token_checked("check", outcome(&checked));
+    checked
+}
+
+async fn check_only(state: &AppState, req: Request<'_>) -> Result<Checked, Refusal> {
     let client = client_ip(state, req);
     let token = cheap_checks(state, req, client)?;
     if !state.live.has_slot(state.settings().max_sessions) {

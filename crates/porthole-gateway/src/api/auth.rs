@@ -1,7 +1,7 @@
 //! API keys: `X-Auth-Token` against `[[api.keys]]`, compared in constant time, never logged.
 
 use super::error::ApiError;
-use crate::settings::{ApiKey, Role};
+use crate::settings::{ApiKey, Role, Scope};
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -15,9 +15,17 @@ pub(crate) struct Caller {
     pub name: String,
     /// The key's role.
     pub role: Role,
+    /// The instances it sees.
+    pub scope: Scope,
 }
 
 impl Caller {
+    /// Whether the caller sees an instance named `name` on `node` (`None`: a static target).
+    /// Everything the API says about instances, consoles, tokens and sessions goes through this.
+    pub(crate) fn sees(&self, name: &str, node: Option<&str>) -> bool {
+        self.scope.allows(name, node)
+    }
+
     /// Fails with 403 unless the caller is an admin.
     pub(crate) fn require_admin(&self, what: &str) -> Result<(), ApiError> {
         match self.role {
@@ -45,7 +53,7 @@ pub(crate) async fn require_key(State(state): State<AppState>, mut req: Request,
     let key = presented.as_deref().and_then(|p| find_key(&settings.api_keys, p));
     match key {
         Some(k) => {
-            req.extensions_mut().insert(Caller { name: k.name.clone(), role: k.role });
+            req.extensions_mut().insert(Caller { name: k.name.clone(), role: k.role, scope: k.scope.clone() });
             next.run(req).await
         }
         None => {
@@ -61,10 +69,7 @@ mod tests {
 
     #[test]
     fn keys_match_exactly() {
-        let keys = vec![
-            ApiKey { name: "ops".into(), secret: "s3cret".into(), role: Role::Admin },
-            ApiKey { name: "dev".into(), secret: "other".into(), role: Role::Member },
-        ];
+        let keys = vec![ApiKey::new("ops", "s3cret", Role::Admin), ApiKey::new("dev", "other", Role::Member)];
         assert_eq!(find_key(&keys, b"s3cret").map(|k| k.role), Some(Role::Admin));
         assert_eq!(find_key(&keys, b"other").map(|k| k.name.as_str()), Some("dev"));
         for bad in [&b""[..], b"s3cre", b"s3cret ", b"S3CRET"] {

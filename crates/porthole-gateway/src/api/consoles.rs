@@ -117,7 +117,7 @@ pub(crate) fn store_error(e: porthole_tokens::Error) -> ApiError {
 }
 
 async fn console_url(state: &AppState, caller: &Caller, id: &str, console_type: ConsoleType, view_only: bool) -> Result<String, ApiError> {
-    let instance = by_id(state, id).await?;
+    let instance = by_id(state, caller, id).await?;
     let s = state.settings();
     let key = instance.uuid.to_string();
     let base = if console_type == ConsoleType::Serial { &s.serial_base_url } else { &s.console_base_url };
@@ -197,8 +197,12 @@ pub(crate) async fn action(
     (status = 204, description = "Tokens revoked, sessions closed"), (status = 401, body = UnauthorizedBody),
     (status = 404, body = NotFoundBody), (status = 409, body = ConflictBody, description = "The tokens are Nova's (live sessions were closed)"),
     (status = 503, body = UnavailableBody)))]
-pub(crate) async fn reset(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let instance = by_id(&state, &id).await?;
+pub(crate) async fn reset(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let instance = by_id(&state, &caller, &id).await?;
     let (revoked, closed) = state.end_consoles(instance.uuid, crate::live::Policy::Reset).await.map_err(|e| match e.is_read_only() {
         true => ApiError::Conflict(
             "Live sessions were closed, but the console tokens are Nova's (this store is Nova's database, read-only): \
@@ -222,7 +226,16 @@ pub(crate) async fn token_info(
 ) -> Result<Json<ConsoleConnectInfoDoc>, ApiError> {
     caller.require_admin("os_compute_api:os-console-auth-tokens")?;
     let info = state.auth.validate(&Token::from_presented(&token)).await.map_err(store_error)?;
-    let info = info.ok_or_else(|| ApiError::NotFound("Token not found".into()))?;
+    let not_found = || ApiError::NotFound("Token not found".into());
+    let info = info.ok_or_else(not_found)?;
+    // A key limited to some instances reads only their tokens; another instance's is not found.
+    if !caller.scope.is_unrestricted() {
+        match state.inventory().find_by_uuid(info.instance_uuid).await {
+            Ok(i) if caller.sees(&i.name, i.node.as_deref()) => {}
+            Ok(_) | Err(porthole_compute::LookupError::NotFound(_)) => return Err(not_found()),
+            Err(e) => return Err(ApiError::Unavailable(e.to_string())),
+        }
+    }
     // Nova's shape has only host and port: a libvirt-held endpoint shows its node and port 0.
     let (host, port) = match info.endpoint {
         TokenEndpoint::Tcp { host, port } => (host, port),

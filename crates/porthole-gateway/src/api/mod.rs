@@ -5,11 +5,13 @@
 pub(crate) mod auth;
 pub(crate) mod consoles;
 pub(crate) mod error;
+pub(crate) mod instances;
 pub(crate) mod servers;
 pub(crate) mod sessions;
 pub(crate) mod version;
 
 use crate::state::AppState;
+use axum::extract::{MatchedPath, State};
 use axum::middleware;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -29,6 +31,7 @@ use utoipa::OpenApi;
         consoles::action,
         consoles::reset,
         consoles::token_info,
+        instances::list,
         sessions::list,
         sessions::end_one,
         sessions::end_instance,
@@ -68,6 +71,7 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .route("/v2.1/servers/{server_id}/remote-consoles", post(consoles::create).delete(consoles::reset))
         .route("/v2.1/servers/{server_id}/action", post(consoles::action))
         .route("/v2.1/os-console-auth-tokens/{console_token}", get(consoles::token_info))
+        .route("/v2.1/porthole/instances", get(instances::list))
         .route("/v2.1/porthole/sessions", get(sessions::list).delete(sessions::end_instance))
         .route("/v2.1/porthole/sessions/{session_id}", delete(sessions::end_one))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_key));
@@ -79,4 +83,16 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .layer(middleware::from_fn(version::microversion))
         // A whole request, body included, is bounded: a body sent a byte a second is cut off.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(http::StatusCode::REQUEST_TIMEOUT, state.settings().request_timeout))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+}
+
+/// Middleware: counts each API request by route (the matched path, never the ids in it), method
+/// and status, with its latency.
+async fn observe(State(state): State<AppState>, req: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    state.metrics.api_request(&route, &method, resp.status().as_u16(), started.elapsed());
+    resp
 }

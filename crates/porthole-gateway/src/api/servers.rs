@@ -1,10 +1,11 @@
 //! `GET /v2.1/servers`, `/servers/detail[?name=]` and `/servers/{id}`: instances as Nova servers.
 
+use super::auth::Caller;
 use super::error::{ApiError, BadRequestBody, NotFoundBody, UnauthorizedBody, UnavailableBody};
-use super::version::Link;
+use super::version::{Link, Microversion};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
-use axum::Json;
+use axum::{Extension, Json};
 use http::HeaderMap;
 use porthole_compute::{Instance, InstanceState};
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,21 @@ pub(crate) struct Server {
     /// Always empty.
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
+    /// Nova's power_state: 0 no state, 1 running, 3 paused, 4 shut down, 6 crashed, 7 suspended.
+    #[serde(rename = "OS-EXT-STS:power_state")]
+    pub power_state: u8,
+    /// Always null: no task runs through Porthole.
+    #[serde(rename = "OS-EXT-STS:task_state")]
+    pub task_state: Option<String>,
+    /// The libvirt node again (Nova's hypervisor name), or null for a static target.
+    #[serde(rename = "OS-EXT-SRV-ATTR:hypervisor_hostname")]
+    pub hypervisor_hostname: Option<String>,
+    /// Always `""`: Porthole does not know images (Nova's value for a server booted from a volume).
+    pub image: String,
+    /// Porthole does not know flavors: before microversion 2.47 `{"id": "none", "links": []}`,
+    /// from 2.47 on the embedded flavor `{"original_name": "none", "vcpus": 0, "ram": 0, …}`.
+    #[schema(value_type = Object)]
+    pub flavor: serde_json::Value,
 }
 
 /// `{"servers": [...]}`.
@@ -93,7 +109,28 @@ fn links(base: &str, id: Uuid) -> Vec<Link> {
     ]
 }
 
-fn server(base: &str, i: &Instance) -> Server {
+/// Nova's power_state numbers.
+fn power_state(state: InstanceState) -> u8 {
+    match state {
+        InstanceState::Running | InstanceState::Idle | InstanceState::InShutdown => 1,
+        InstanceState::Paused => 3,
+        InstanceState::ShutOff => 4,
+        InstanceState::Crashed => 6,
+        InstanceState::PmSuspended => 7,
+        _ => 0,
+    }
+}
+
+/// The flavor of a server in the microversion asked for (Porthole knows none).
+fn flavor(mv: Microversion) -> serde_json::Value {
+    if mv.at_least(47) {
+        serde_json::json!({"original_name": "none", "vcpus": 0, "ram": 0, "disk": 0, "ephemeral": 0, "swap": 0, "extra_specs": {}})
+    } else {
+        serde_json::json!({"id": "none", "links": []})
+    }
+}
+
+fn server(base: &str, mv: Microversion, i: &Instance) -> Server {
     let (status, vm_state) = status(i.state);
     Server {
         id: i.uuid.to_string(),
@@ -104,6 +141,11 @@ fn server(base: &str, i: &Instance) -> Server {
         vm_state: vm_state.into(),
         addresses: serde_json::json!({}),
         metadata: serde_json::json!({}),
+        power_state: power_state(i.state),
+        task_state: None,
+        hypervisor_hostname: i.node.clone(),
+        image: String::new(),
+        flavor: flavor(mv),
     }
 }
 
@@ -117,8 +159,9 @@ fn name_matches(filter: &str, name: &str) -> bool {
     }
 }
 
-async fn filtered(state: &AppState, q: &ListQuery) -> Vec<Instance> {
+async fn filtered(state: &AppState, caller: &Caller, q: &ListQuery) -> Vec<Instance> {
     let mut all = state.inventory().instances().await;
+    all.retain(|i| caller.sees(&i.name, i.node.as_deref()));
     if let Some(f) = &q.name {
         all.retain(|i| name_matches(f, &i.name));
     }
@@ -128,9 +171,14 @@ async fn filtered(state: &AppState, q: &ListQuery) -> Vec<Instance> {
 /// Lists servers.
 #[utoipa::path(get, path = "/v2.1/servers", params(ListQuery), responses(
     (status = 200, body = ServerList), (status = 401, body = UnauthorizedBody), (status = 400, body = BadRequestBody)))]
-pub(crate) async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Json<ServerList> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Json<ServerList> {
     let base = super::base_url(&headers);
-    let servers = filtered(&state, &q)
+    let servers = filtered(&state, &caller, &q)
         .await
         .iter()
         .map(|i| ServerRef { id: i.uuid.to_string(), name: i.name.clone(), links: links(&base, i.uuid) })
@@ -141,17 +189,25 @@ pub(crate) async fn list(State(state): State<AppState>, headers: HeaderMap, Quer
 /// Lists servers in detail.
 #[utoipa::path(get, path = "/v2.1/servers/detail", params(ListQuery), responses(
     (status = 200, body = ServerDetailList), (status = 401, body = UnauthorizedBody), (status = 400, body = BadRequestBody)))]
-pub(crate) async fn detail(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Json<ServerDetailList> {
+pub(crate) async fn detail(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Extension(mv): Extension<Microversion>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Json<ServerDetailList> {
     let base = super::base_url(&headers);
-    Json(ServerDetailList { servers: filtered(&state, &q).await.iter().map(|i| server(&base, i)).collect() })
+    Json(ServerDetailList { servers: filtered(&state, &caller, &q).await.iter().map(|i| server(&base, mv, i)).collect() })
 }
 
-/// Finds an instance by UUID, as Nova does (a name is not an id: 404).
-pub(crate) async fn by_id(state: &AppState, id: &str) -> Result<Instance, ApiError> {
+/// Finds an instance by UUID, as Nova does (a name is not an id: 404); one the caller's key does
+/// not see is not found either, as Nova answers for another project's server.
+pub(crate) async fn by_id(state: &AppState, caller: &Caller, id: &str) -> Result<Instance, ApiError> {
     let not_found = || ApiError::NotFound(format!("Instance {id} could not be found."));
     let uuid = Uuid::parse_str(id).map_err(|_| not_found())?;
     match state.inventory().find_by_uuid(uuid).await {
-        Ok(i) => Ok(i),
+        Ok(i) if caller.sees(&i.name, i.node.as_deref()) => Ok(i),
+        Ok(_) => Err(not_found()),
         Err(porthole_compute::LookupError::NotFound(_)) => Err(not_found()),
         Err(e) => Err(ApiError::Unavailable(e.to_string())),
     }
@@ -160,9 +216,15 @@ pub(crate) async fn by_id(state: &AppState, id: &str) -> Result<Instance, ApiErr
 /// Shows one server.
 #[utoipa::path(get, path = "/v2.1/servers/{server_id}", params(("server_id" = String, Path)), responses(
     (status = 200, body = ServerDoc), (status = 401, body = UnauthorizedBody), (status = 404, body = NotFoundBody), (status = 503, body = UnavailableBody)))]
-pub(crate) async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<ServerDoc>, ApiError> {
-    let i = by_id(&state, &id).await?;
-    Ok(Json(ServerDoc { server: server(&super::base_url(&headers), &i) }))
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Extension(mv): Extension<Microversion>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<ServerDoc>, ApiError> {
+    let i = by_id(&state, &caller, &id).await?;
+    Ok(Json(ServerDoc { server: server(&super::base_url(&headers), mv, &i) }))
 }
 
 #[cfg(test)]

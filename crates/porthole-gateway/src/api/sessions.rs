@@ -1,24 +1,30 @@
 //! Porthole's API extension for console sessions, cluster-wide (`/v2.1/porthole/sessions`):
 //! list the live ones (or the history), end one wherever it runs, end an instance's. The list
 //! comes from the store, where every process records its sessions; an end reaches the process
-//! holding the session through a cluster event. Any key may call them for now; scoped keys will
-//! see and end only their instances' sessions.
+//! holding the session through a cluster event. A key limited to some instances (`[[api.keys]]
+//! instances`, `nodes`) sees and ends only their sessions; the others are not found.
 
 use super::auth::Caller;
 use super::consoles::store_error;
 use super::error::{ApiError, BadRequestBody, NotFoundBody, UnauthorizedBody, UnavailableBody};
 use crate::live::Policy;
 use crate::state::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use porthole_compute::LookupError;
 use porthole_tokens::cluster::{rfc3339, InstanceFilter, SessionQuery, DEFAULT_HISTORY_LIMIT};
 use porthole_tokens::{ClusterEvent, SessionRecord};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+/// A query string that does not parse is a 400 in Nova's shape (JSON), not axum's plain text.
+fn bad_query(e: QueryRejection) -> ApiError {
+    ApiError::BadRequest(format!("Invalid input for the query string: {}", e.body_text()))
+}
 
 /// A console session, as the API and `porthole sessions --json` show it.
 #[derive(Serialize, ToSchema)]
@@ -88,10 +94,12 @@ pub(crate) struct SessionList {
 }
 
 /// What to list.
-#[derive(Default, IntoParams)]
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
     /// Also the sessions that ended (newest first).
+    #[serde(default)]
     pub history: bool,
     /// At most this many (default 100 with `history`, all live ones without).
     pub limit: Option<u32>,
@@ -100,54 +108,31 @@ pub(crate) struct ListParams {
 }
 
 /// Which instance's sessions to end.
-#[derive(IntoParams)]
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct EndParams {
     /// The instance (a name or a UUID).
     pub instance: Option<String>,
 }
 
-impl ListParams {
-    /// From the query string; a bad value is a 400 in Nova's shape (unknown parameters are
-    /// ignored, as Nova does).
-    fn parse(query: Option<&str>) -> Result<Self, ApiError> {
-        let mut p = ListParams::default();
-        for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-            match key.as_ref() {
-                "history" => p.history = parse_bool(&value)?,
-                "limit" => {
-                    let limit =
-                        value.parse().map_err(|_| ApiError::BadRequest(format!("Invalid limit {value:?}: a whole number expected.")))?;
-                    p.limit = Some(limit);
-                }
-                "instance" => p.instance = Some(value.into_owned()),
-                _ => {}
-            }
-        }
-        Ok(p)
-    }
-}
-
-fn parse_bool(value: &str) -> Result<bool, ApiError> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "" => Ok(true),
-        "false" | "0" | "no" => Ok(false),
-        _ => Err(ApiError::BadRequest(format!("Invalid history {value:?}: true or false expected."))),
-    }
-}
-
 /// Lists live sessions on every process (or the history).
 #[utoipa::path(get, path = "/v2.1/porthole/sessions", params(ListParams), responses(
     (status = 200, body = SessionList), (status = 400, body = BadRequestBody), (status = 401, body = UnauthorizedBody),
     (status = 503, body = UnavailableBody)))]
-pub(crate) async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Json<SessionList>, ApiError> {
-    let p = ListParams::parse(query.as_deref())?;
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    p: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<SessionList>, ApiError> {
+    let Query(p) = p.map_err(bad_query)?;
     let mut query = if p.history { SessionQuery::history(p.limit.unwrap_or(DEFAULT_HISTORY_LIMIT)) } else { SessionQuery::live(0) };
     if let Some(limit) = p.limit {
         query.limit = limit;
     }
     query.instance = p.instance.as_deref().map(InstanceFilter::parse);
-    let rows = state.cluster.sessions(query).await.map_err(store_error)?;
+    let mut rows = state.cluster.sessions(query).await.map_err(store_error)?;
+    rows.retain(|r| caller.sees(&r.instance_name, r.node.as_deref()));
     Ok(Json(SessionList { sessions: rows.into_iter().map(|r| SessionDoc::of(r, p.history)).collect() }))
 }
 
@@ -163,6 +148,13 @@ pub(crate) async fn end_one(
 ) -> Result<StatusCode, ApiError> {
     let not_found = || ApiError::NotFound(format!("No live session {id}."));
     let session = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    if !caller.scope.is_unrestricted() {
+        let query = SessionQuery { id: Some(session), ..SessionQuery::live(0) };
+        let found = state.cluster.sessions(query).await.map_err(store_error)?;
+        if !found.first().is_some_and(|r| caller.sees(&r.instance_name, r.node.as_deref())) {
+            return Err(not_found());
+        }
+    }
     if state.live.end_session(session, Policy::Killed) {
         tracing::info!(%session, key = %caller.name, "session ended through the API");
         return Ok(StatusCode::NO_CONTENT);
@@ -182,14 +174,13 @@ pub(crate) async fn end_one(
 pub(crate) async fn end_instance(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    RawQuery(query): RawQuery,
+    p: Result<Query<EndParams>, QueryRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let instance = url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()).find(|(k, _)| k == "instance");
-    let p = EndParams { instance: instance.map(|(_, v)| v.into_owned()) };
+    let Query(p) = p.map_err(bad_query)?;
     let Some(key) = p.instance.filter(|k| !k.is_empty()) else {
         return Err(ApiError::BadRequest("Give the instance whose sessions to end: ?instance=NAME_OR_UUID.".into()));
     };
-    let instances = instances_named(&state, &key).await?;
+    let instances = instances_named(&state, &caller, &key).await?;
     if instances.is_empty() {
         return Err(ApiError::NotFound(format!("Instance {key} could not be found and has no live session.")));
     }
@@ -201,18 +192,21 @@ pub(crate) async fn end_instance(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The UUIDs `key` names: the instance the inventory finds, and those of live sessions recorded
-/// under that name or UUID (an instance gone from the inventory may still have sessions).
-async fn instances_named(state: &AppState, key: &str) -> Result<BTreeSet<Uuid>, ApiError> {
+/// The UUIDs `key` names among those the caller sees: the instance the inventory finds, and
+/// those of live sessions recorded under that name or UUID (an instance gone from the inventory
+/// may still have sessions).
+async fn instances_named(state: &AppState, caller: &Caller, key: &str) -> Result<BTreeSet<Uuid>, ApiError> {
     let mut found = BTreeSet::new();
     match state.inventory().find(key).await {
-        Ok(i) => {
+        Ok(i) if caller.sees(&i.name, i.node.as_deref()) => {
             found.insert(i.uuid);
         }
+        Ok(_) => {}
         Err(LookupError::NotFound(_)) => {}
         Err(e) => tracing::debug!(cause = %e, "instance lookup failed; looking among the recorded sessions"),
     }
     let query = SessionQuery { instance: Some(InstanceFilter::parse(key)), ..SessionQuery::live(0) };
-    found.extend(state.cluster.sessions(query).await.map_err(store_error)?.iter().map(|r| r.instance_uuid));
+    let rows = state.cluster.sessions(query).await.map_err(store_error)?;
+    found.extend(rows.iter().filter(|r| caller.sees(&r.instance_name, r.node.as_deref())).map(|r| r.instance_uuid));
     Ok(found)
 }

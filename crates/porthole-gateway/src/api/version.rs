@@ -40,10 +40,25 @@ fn requested(headers: &HeaderMap) -> Result<(u32, u32), ApiError> {
     Ok(ver)
 }
 
+/// The microversion a request asked for (or the minimum), in its extensions for the handlers
+/// whose answers change with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Microversion(pub u32, pub u32);
+
+impl Microversion {
+    /// Whether the request asked for `2.minor` or later.
+    pub(crate) fn at_least(self, minor: u32) -> bool {
+        (self.0, self.1) >= (2, minor)
+    }
+}
+
 /// Middleware: checks the requested microversion and echoes it on the response.
-pub(crate) async fn microversion(req: Request, next: Next) -> Response {
+pub(crate) async fn microversion(mut req: Request, next: Next) -> Response {
     let (mut resp, ver) = match requested(req.headers()) {
-        Ok(ver) => (next.run(req).await, ver),
+        Ok(ver) => {
+            req.extensions_mut().insert(Microversion(ver.0, ver.1));
+            (next.run(req).await, ver)
+        }
         Err(e) => (e.into_response(), MIN_VERSION),
     };
     let text = format!("{}.{}", ver.0, ver.1);
@@ -105,6 +120,37 @@ pub(crate) async fn version_doc(headers: HeaderMap) -> Json<VersionDoc> {
             links: vec![Link { rel: "self".into(), href: format!("{base}/v2.1/") }],
         },
     })
+}
+
+/// Keystone's v3 version, as `/identity/v3` names it (see [`identity_discovery`]).
+const IDENTITY_VERSION: &str = "v3.14";
+
+/// Whether a request wants JSON rather than a page (keystoneauth sends `Accept: application/json`,
+/// browsers `text/html,…`).
+fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    accept.contains("application/json") && !accept.contains("text/html")
+}
+
+/// `GET /identity/v3` with `Accept: application/json`: Keystone's v3 version document, and
+/// nothing more (Porthole has no identity service). With `--os-auth-type admin_token`,
+/// openstacksdk takes every service's major version from the one endpoint (`…/v2.1`: 2), and
+/// `openstack server list` insists on an identity v3 proxy before it lists anything, though it
+/// only calls it for `--project` or `--user`; `OS_IDENTITY_ENDPOINT_OVERRIDE` pointed here gives
+/// it one (see the README). Anything else goes on to the pages.
+pub(crate) async fn identity_discovery(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let discovery = req.method() == http::Method::GET && (path == "/identity/v3" || path == "/identity/v3/");
+    if !discovery || !wants_json(req.headers()) {
+        return next.run(req).await;
+    }
+    let base = super::base_url(req.headers());
+    Json(serde_json::json!({ "version": {
+        "id": IDENTITY_VERSION, "status": "stable", "updated": "2020-04-07T00:00:00Z",
+        "links": [{"rel": "self", "href": format!("{base}/identity/v3/")}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
+    }}))
+    .into_response()
 }
 
 #[cfg(test)]

@@ -7,11 +7,13 @@ mod check;
 mod health;
 mod pages;
 mod router;
+mod scrape;
 mod stream;
 mod tls;
 mod upgrade;
 
 pub use router::router;
+pub use scrape::{metrics_router, render_metrics, serve_metrics};
 pub use tls::tls_server_config;
 
 use crate::live::Policy;

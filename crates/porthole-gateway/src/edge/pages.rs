@@ -10,6 +10,7 @@ use crate::settings::Settings;
 use crate::state::AppState;
 use crate::web;
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use axum::Router;
 use http::header::{
     ALLOW, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
@@ -28,6 +29,11 @@ pub(crate) fn routes(settings: &Settings) -> Router<AppState> {
         Some(root) => Router::new().fallback_service(ServeDir::new(root).append_index_html_on_directories(false)),
         None => Router::new().fallback(embedded),
     };
+    // The dashboard is always Porthole's own, whatever web_root serves.
+    let mut router = router.route("/dashboard", any(dashboard));
+    for file in DASHBOARD_FILES {
+        router = router.route(file, any(dashboard));
+    }
     let router = router
         .layer(SetResponseHeaderLayer::overriding(CACHE_CONTROL, HeaderValue::from_static("no-cache")))
         .layer(SetResponseHeaderLayer::overriding(REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
@@ -45,6 +51,16 @@ pub(crate) fn routes(settings: &Settings) -> Router<AppState> {
     }
 }
 
+/// The operator dashboard's files (`/dashboard` is its page).
+const DASHBOARD_FILES: [&str; 3] = ["/dashboard.html", "/dashboard.js", "/dashboard.css"];
+
+/// The dashboard (web/dashboard.*), served from the binary even when `web_root` is set; it needs
+/// none of the npm packages.
+async fn dashboard(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let path = if uri.path() == "/dashboard" { "/dashboard.html" } else { uri.path() };
+    serve_embedded(path, &method, &headers, false)
+}
+
 /// One of the embedded files, or 404; 405 for methods other than GET and HEAD (hyper sends no
 /// body to HEAD); 304 when `If-None-Match` names its `ETag`.
 async fn embedded(method: Method, uri: Uri, headers: HeaderMap) -> Response {
@@ -52,19 +68,24 @@ async fn embedded(method: Method, uri: Uri, headers: HeaderMap) -> Response {
         p if PAGE_ALIASES.contains(&p) => "/console.html",
         p => p,
     };
+    serve_embedded(path, &method, &headers, true)
+}
+
+/// An embedded file; `needs_packages`: an HTML page that loads the npm packages.
+fn serve_embedded(path: &str, method: &Method, headers: &HeaderMap, needs_packages: bool) -> Response {
     let Some(file) = web::file(path) else {
         return (StatusCode::NOT_FOUND, "Not found\n").into_response();
     };
     if method != Method::GET && method != Method::HEAD {
         return (StatusCode::METHOD_NOT_ALLOWED, [(ALLOW, "GET, HEAD")], "Only GET and HEAD\n").into_response();
     }
-    if path.ends_with(".html") {
+    if needs_packages && path.ends_with(".html") {
         if let Some(answer) = incomplete_build(&web::missing()) {
             return answer;
         }
     }
     let etag = HeaderValue::from_str(&file.etag).unwrap_or(HeaderValue::from_static("\"\""));
-    if etag_matches(&headers, &file.etag) {
+    if etag_matches(headers, &file.etag) {
         return (StatusCode::NOT_MODIFIED, [(ETAG, etag)]).into_response();
     }
     ([(CONTENT_TYPE, HeaderValue::from_static(file.content_type)), (ETAG, etag)], file.data).into_response()

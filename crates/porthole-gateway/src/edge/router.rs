@@ -16,9 +16,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(super::health::healthz))
         .route("/readyz", get(super::health::readyz))
+        .route("/metrics", get(super::scrape::guarded))
         .route("/console/check", post(super::check::console_check))
         .merge(crate::api::routes(&state))
         .merge(super::pages::routes(&state.settings()))
+        .layer(middleware::from_fn(crate::api::version::identity_discovery))
         .layer(middleware::from_fn_with_state(state.clone(), super::upgrade::upgrade_or_next))
         // The span records the path only: the query may hold a token. Refusals and failures are
         // logged where they happen, at the level they deserve, not as errors here.

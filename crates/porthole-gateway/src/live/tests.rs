@@ -87,3 +87,21 @@ async fn the_recorder_hears_of_starts_and_ends_with_their_reason() {
     let _started = rx.recv().await;
     assert!(matches!(rx.recv().await, Some(Record::Ended { reason: NOT_STARTED, .. })));
 }
+
+#[test]
+fn relayed_bytes_count_live_sessions_and_keep_ended_ones() {
+    use std::sync::atomic::Ordering;
+    let live = LiveSessions::default();
+    let a = live.register(meta(Uuid::new_v4()), live.generation()).unwrap();
+    let b = live.register(meta(Uuid::new_v4()), live.generation()).unwrap();
+    a.info.counters.to_browser.fetch_add(100, Ordering::Relaxed);
+    a.info.counters.to_server.fetch_add(7, Ordering::Relaxed);
+    b.info.counters.to_browser.fetch_add(50, Ordering::Relaxed);
+    assert_eq!(live.relayed_bytes(), (150, 7));
+    // A session that ends leaves its bytes in the total: it never goes back.
+    drop(a);
+    assert_eq!(live.relayed_bytes(), (150, 7));
+    b.info.counters.to_browser.fetch_add(1, Ordering::Relaxed);
+    drop(b);
+    assert_eq!(live.relayed_bytes(), (151, 7));
+}

@@ -64,7 +64,8 @@ pub(crate) async fn run<B: Transport>(ws: WsConn<B>, admitted: Admitted, state: 
 }
 
 async fn lifecycle<B: Transport>(mut ws: WsConn<B>, admitted: Admitted, state: AppState) {
-    let Admitted { info, session, token_id: _, slot: _slot, target: _ } = admitted;
+    let Admitted { info, session, token_id: _, slot: _slot, target, began } = admitted;
+    let metrics = state.metrics.clone();
     // The settings this session runs under; a reload applies to sessions admitted after it.
     let settings = state.settings();
     let inventory = state.inventory();
@@ -81,6 +82,8 @@ async fn lifecycle<B: Transport>(mut ws: WsConn<B>, admitted: Admitted, state: A
         Err(end) => (ws, end),
         Ok(connected) => {
             tracing::info!(view_only = info.view_only, "session started");
+            metrics.session_set_up(began.elapsed());
+            let _live = metrics.session_live(target.node.as_deref());
             let limits = Limits {
                 idle: settings.idle_timeout,
                 stall: settings.stall_timeout,
@@ -121,6 +124,7 @@ async fn lifecycle<B: Transport>(mut ws: WsConn<B>, admitted: Admitted, state: A
     close(&mut ws, &end).await;
     drop(ws);
     registered.finish(end.reason());
+    metrics.session_ended(&end);
     let (up, down) = (counters.to_server.load(Ordering::Relaxed), counters.to_browser.load(Ordering::Relaxed));
     let secs = started.elapsed().as_secs_f64();
     macro_rules! ended {

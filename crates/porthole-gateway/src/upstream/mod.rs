@@ -84,7 +84,7 @@ pub(crate) async fn connect<B: Transport>(
     };
     let (vnc, early) = security::secure(ws, vnc, &settings.security, password, server_name).await.map_err(|e| {
         let side = if e.browser_fault { Side::Browser } else { Side::VncServer };
-        SessionEnd::new(side, EndKind::Handshake(e.log))
+        SessionEnd::new(side, EndKind::Handshake { cause: e.cause(), log: e.log })
     })?;
     Ok(Connected { vnc, early, secured: true })
 }

@@ -23,6 +23,31 @@ pub(crate) struct HandshakeError {
     pub browser_fault: bool,
 }
 
+impl HandshakeError {
+    /// One word for the cause (the `cause` label of `porthole_security_handshake_failures_total`),
+    /// read off the log line that porthole-rfb and this file write (pinned by a test).
+    pub(crate) fn cause(&self) -> &'static str {
+        let log = self.log.as_str();
+        if self.browser_fault {
+            "browser"
+        } else if log.starts_with("VNC server refused authentication") {
+            "auth_refused"
+        } else if log.contains("none of them allowed by [vnc] auth_schemes") {
+            "no_common_scheme"
+        } else if log.starts_with("VNC server refused the connection") {
+            "refused"
+        } else if log.starts_with("the security handshake took longer") {
+            "timeout"
+        } else if log.contains("TLS") || log.contains("vencrypt_ca_certs") {
+            "tls"
+        } else if ["writing to", "reading from", "no connection", "the VNC server closed"].iter().any(|p| log.starts_with(p)) {
+            "io"
+        } else {
+            "protocol"
+        }
+    }
+}
+
 /// Runs the security handshake; on success, bytes the server sent after its SecurityResult have
 /// gone to the browser, and the bytes the browser sent early (its ClientInit, perhaps more) come
 /// back with the stream for the relay to pass on (a view-only session filters them).

@@ -113,7 +113,9 @@ fn compute(config: &Config) -> Compute {
             targets.set_password(&t.name, pw.clone());
         }
     }
-    Compute::new(config.node_configs(), targets)
+    let mut compute = Compute::new(config.node_configs(), targets);
+    compute.set_audit_policy(config.audit_policy());
+    compute
 }
 
 /// Creates the default store's directory when the configuration uses it (and it is missing).

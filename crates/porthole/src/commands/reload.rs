@@ -32,6 +32,7 @@ pub fn changes(old: &Config, new: &Config) -> Changes {
     check(old.consoleauth.store != new.consoleauth.store, "[consoleauth] store", false);
     check(old.consoleauth.store_options() != new.consoleauth.store_options(), "[consoleauth] pool options", false);
     check(old.log != new.log, "[log]", false);
+    check(old.metrics != new.metrics, "[metrics] listen", false);
     check(old.cluster != new.cluster, "[cluster]", false);
     check(old.consoleauth.history_retention_days != new.consoleauth.history_retention_days, "[consoleauth] history_retention_days", false);
     check(o.allowed_origins != n.allowed_origins, "[proxy] allowed_origins", true);

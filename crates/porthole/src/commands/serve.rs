@@ -68,9 +68,23 @@ pub async fn serve(path: Option<PathBuf>, nova: Vec<PathBuf>, config: Config, de
     let state = AppState::join(settings, auth.clone(), inventory, sessions, config.cluster_settings())
         .await
         .context("joining the store's cluster (subscribing to its events)")?;
+    let metrics_listener = match &config.metrics.listen {
+        Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("listening on [metrics] listen = {addr}"))?),
+        None => None,
+    };
     let mut running = Running { path, nova, config, state: state.clone(), bound, demo, watcher: tokio::spawn(async {}) };
     running.watcher = tokio::spawn(end_consoles_of_gone_domains(state.clone(), watcher));
-    tokio::spawn(auth.clone().run_purger(DEFAULT_PURGE_INTERVAL));
+    // The state's store handle: the purges are timed into the metrics too.
+    tokio::spawn(state.auth.clone().run_purger(DEFAULT_PURGE_INTERVAL));
+    if let Some(listener) = metrics_listener {
+        info!(listen = %listener.local_addr()?, "metrics at /metrics (no key: keep this address on the management network)");
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = porthole_gateway::serve_metrics(listener, state).await {
+                warn!(cause = %e, "the metrics listener stopped");
+            }
+        });
+    }
     let c = &running.config;
     let scheme = if c.proxy.cert.is_some() { "https" } else { "http" };
     let store = porthole_tokens::store::redact(&c.consoleauth.store);
@@ -117,7 +131,8 @@ impl Running {
         };
         let (settings, config) = new;
         let Changes { live, restart } = changes(&self.config, &config);
-        if live.contains(&"nodes") || live.contains(&"targets") {
+        // The audit policy lives in the inventory (the dashboard and /metrics audit through it).
+        if live.contains(&"nodes") || live.contains(&"targets") || live.contains(&"[audit]") {
             match watch(inventory(&config, self.demo.as_ref())) {
                 Ok((gone, inventory)) => {
                     self.state.replace_inventory(inventory);

@@ -68,7 +68,7 @@ fn every_option_of_the_shipped_file_exists() {
 #[test]
 fn every_config_key_is_in_the_shipped_file() {
     let doc: toml::Table = uncommented().parse().unwrap();
-    let tables: [(&str, &[&str]); 12] = [
+    let tables: [(&str, &[&str]); 13] = [
         ("proxy", fields::<Proxy>()),
         ("vnc", fields::<Vnc>()),
         ("consoleauth", fields::<ConsoleAuth>()),
@@ -80,6 +80,7 @@ fn every_config_key_is_in_the_shipped_file() {
         ("log", fields::<Log>()),
         ("serial_console", fields::<SerialConsole>()),
         ("nova", fields::<Nova>()),
+        ("metrics", fields::<Metrics>()),
         ("cluster", fields::<Cluster>()),
     ];
     for top in fields::<Config>() {
