@@ -48,6 +48,19 @@ fn console_url_on_novas_database_says_nova_mints() {
 }
 
 #[test]
+fn sessions_on_novas_database_point_to_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("porthole.toml");
+    std::fs::write(&config, "[consoleauth]\nstore = \"nova+mysql+pymysql://nova:s3cret@127.0.0.1:1/nova\"\n").unwrap();
+    let c = config.to_str().unwrap();
+    for args in [vec!["sessions", "-c", c], vec!["sessions", "kill", "-c", c, "--instance", "web01"]] {
+        let out = run(&args);
+        let err = one_line_error(&out, &["Nova's database", "/v2.1/porthole/sessions"]);
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+}
+
+#[test]
 fn serve_reports_nova_conf_mistakes_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let nova = dir.path().join("nova.conf");

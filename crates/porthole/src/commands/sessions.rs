@@ -29,6 +29,12 @@ pub struct Listing {
 }
 
 async fn cluster(config: &Config) -> anyhow::Result<Arc<dyn ClusterStore>> {
+    if config.nova_store() {
+        anyhow::bail!(
+            "the store is Nova's database, which holds no Porthole sessions: each `porthole serve` keeps its own; \
+             ask one through its API (GET or DELETE /v2.1/porthole/sessions)"
+        );
+    }
     super::default_store_dir(config)?;
     open_cluster(&config.consoleauth.store, &config.consoleauth.store_options()).await.context("[consoleauth] store")
 }
