@@ -48,10 +48,13 @@ impl AsyncWrite for Io {
     }
 }
 
-/// A TLS client trusting the PEM bundle named by `RFB_CA`.
-fn tls_connector() -> io::Result<tokio_rustls::TlsConnector> {
+/// A TLS client trusting the PEM bundle `ca` (or the one named by `RFB_CA`).
+fn tls_connector(ca: Option<&std::path::Path>) -> io::Result<tokio_rustls::TlsConnector> {
     use rustls::pki_types::pem::PemObject as _;
-    let ca = std::env::var("RFB_CA").map_err(|_| io::Error::other("wss:// needs RFB_CA=the CA bundle (PEM)"))?;
+    let ca = match ca {
+        Some(ca) => ca.to_owned(),
+        None => std::env::var_os("RFB_CA").ok_or_else(|| io::Error::other("wss:// needs RFB_CA=the CA bundle (PEM)"))?.into(),
+    };
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls::pki_types::CertificateDer::pem_file_iter(&ca).map_err(io::Error::other)? {
         roots.add(cert.map_err(io::Error::other)?).map_err(io::Error::other)?;
@@ -79,8 +82,14 @@ pub struct RawWs {
 }
 
 impl RawWs {
-    /// Upgrades `ws://host:port/path?query` (or `wss://`); fails on any status but 101.
+    /// Upgrades `ws://host:port/path?query` (or `wss://`, trusting the CA bundle that `RFB_CA`
+    /// names); fails on any status but 101.
     pub async fn connect(url: &str) -> io::Result<RawWs> {
+        Self::connect_with_ca(url, None).await
+    }
+
+    /// [`connect`](Self::connect), trusting the CA bundle `ca` for `wss://`.
+    pub async fn connect_with_ca(url: &str, ca: Option<&std::path::Path>) -> io::Result<RawWs> {
         let (tls, rest) = match (url.strip_prefix("ws://"), url.strip_prefix("wss://")) {
             (Some(rest), _) => (false, rest),
             (_, Some(rest)) => (true, rest),
@@ -92,7 +101,7 @@ impl RawWs {
         let mut tcp = if tls {
             let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h).trim_matches(|c| c == '[' || c == ']');
             let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(io::Error::other)?;
-            Io::Tls(Box::new(tls_connector()?.connect(name, plain).await?))
+            Io::Tls(Box::new(tls_connector(ca)?.connect(name, plain).await?))
         } else {
             Io::Tcp(plain)
         };

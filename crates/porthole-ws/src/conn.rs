@@ -59,6 +59,10 @@ pub struct WsConn<S> {
     /// A close frame was queued: nothing more is queued after it.
     close_sent: bool,
     eof: bool,
+    /// Bytes were written since the last flush. A TLS stream may hold records the socket did
+    /// not take at once, and sends them only when flushed (or written to again); a plain
+    /// socket's flush costs nothing.
+    unflushed: bool,
 }
 
 impl<S: Transport> WsConn<S> {
@@ -71,6 +75,7 @@ impl<S: Transport> WsConn<S> {
             queued: BytesMut::new(),
             close_sent: false,
             eof: false,
+            unflushed: false,
         }
     }
 
@@ -139,8 +144,12 @@ impl<S: Transport> WsConn<S> {
         self.frame.pending()
     }
 
-    /// Whether anything waits to be written.
+    /// Whether anything waits to be written (or flushed).
     pub fn wants_write(&self) -> bool {
+        self.has_bytes() || self.unflushed
+    }
+
+    fn has_bytes(&self) -> bool {
         self.frame.pending() || !self.queued.is_empty()
     }
 
@@ -176,14 +185,19 @@ impl<S: Transport> WsConn<S> {
 
     /// Writes the pending frame, then the queued ones; `Ready(Ok(()))` once all is out.
     pub fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while self.wants_write() {
+        while self.has_bytes() {
             let f = &self.frame;
             let bufs = [IoSlice::new(&f.header[f.header_done..f.header_len]), IoSlice::new(&f.payload), IoSlice::new(&self.queued)];
             let n = ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &bufs))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
+            self.unflushed = true;
             self.consume_written(n);
+        }
+        if self.unflushed {
+            ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+            self.unflushed = false;
         }
         Poll::Ready(Ok(()))
     }

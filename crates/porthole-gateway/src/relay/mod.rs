@@ -3,7 +3,8 @@
 //! One poll function moves bytes both ways without ever awaiting one peer while the other (or a
 //! policy) waits: the browser's frames are parsed and their payload written to the server; each
 //! read from the server becomes one binary frame, header and payload in one vectored write. A
-//! side is only read when what was read from it before is out (backpressure both ways). The
+//! side is only read when what was read from it before is out (backpressure both ways). What
+//! was written is flushed too: TLS on either side may keep records back until then. The
 //! caller races [`Relay::poll`] against the policies (revoke, expiry, shutdown); the relay's own
 //! clock watches idleness, peers that stop accepting bytes, and a VNC server that never speaks.
 //!
@@ -49,6 +50,9 @@ pub(crate) struct Relay<B, V> {
     vnc: V,
     /// Browser payload not yet written to the server.
     to_vnc: Bytes,
+    /// Bytes went to the server since its last flush (VeNCrypt's TLS may hold records back
+    /// until flushed; a plain socket's flush costs nothing).
+    vnc_unflushed: bool,
     /// The server read buffer (empty between bursts).
     rbuf: BytesMut,
     chunk: usize,
@@ -77,6 +81,7 @@ impl<B: Transport, V: Transport> Relay<B, V> {
             ws,
             vnc,
             to_vnc: Bytes::new(),
+            vnc_unflushed: false,
             rbuf: BytesMut::new(),
             chunk: FIRST_READ_CHUNK,
             full: false,
@@ -153,10 +158,20 @@ impl<B: Transport, V: Transport> Relay<B, V> {
                 Poll::Ready(Ok(0)) => return Err(vnc(EndKind::Failed(io::ErrorKind::WriteZero.into()))),
                 Poll::Ready(Ok(n)) => {
                     self.to_vnc.advance(n);
+                    self.vnc_unflushed = true;
                     self.counters.to_server.fetch_add(n as u64, Ordering::Relaxed);
                     self.vnc_blocked_since = None;
                     progress = true;
                 }
+                Poll::Ready(Err(e)) => return Err(vnc(EndKind::Failed(e))),
+                Poll::Pending => {
+                    self.vnc_blocked_since.get_or_insert_with(Instant::now);
+                }
+            }
+        }
+        if self.to_vnc.is_empty() && self.vnc_unflushed {
+            match Pin::new(&mut self.vnc).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.vnc_unflushed = false,
                 Poll::Ready(Err(e)) => return Err(vnc(EndKind::Failed(e))),
                 Poll::Pending => {
                     self.vnc_blocked_since.get_or_insert_with(Instant::now);

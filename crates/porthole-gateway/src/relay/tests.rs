@@ -108,3 +108,60 @@ async fn a_browser_protocol_error_ends_with_its_side() {
     let end = run(&mut relay).await;
     assert!(matches!(end.kind, EndKind::Protocol(_)) && end.side == Side::Browser, "{end}");
 }
+
+/// A stream that, as TLS does, may keep what was written until it is flushed.
+struct Held {
+    inner: DuplexStream,
+    held: Vec<u8>,
+}
+
+impl tokio::io::AsyncRead for Held {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Held {
+    fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.held.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        while !this.held.is_empty() {
+            let n = ready!(Pin::new(&mut this.inner).poll_write(cx, &this.held))?;
+            this.held.drain(..n);
+        }
+        Pin::new(&mut this.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.as_mut().poll_flush(cx))?;
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl Transport for Held {}
+
+#[tokio::test]
+async fn what_is_written_is_flushed_both_ways() {
+    let (ws_side, mut browser) = tokio::io::duplex(64 * 1024);
+    let (vnc_side, mut server) = tokio::io::duplex(64 * 1024);
+    let ws = WsConn::new(Held { inner: ws_side, held: Vec::new() }, Bytes::new());
+    let mut relay = Relay::new(ws, Held { inner: vnc_side, held: Vec::new() }, NO_LIMITS, Arc::default());
+    let task = tokio::spawn(async move { std::future::poll_fn(|cx| relay.poll(cx)).await });
+    let within = |what| move |_| panic!("{what} stayed in the stream's buffer: never flushed");
+    browser.write_all(&client_frame(b"key")).await.unwrap();
+    let mut got = [0u8; 3];
+    tokio::time::timeout(Duration::from_secs(5), server.read_exact(&mut got)).await.unwrap_or_else(within("the browser's key")).unwrap();
+    assert_eq!(&got, b"key");
+    server.write_all(b"RFB 003.008\n").await.unwrap();
+    let mut frame = [0u8; 14];
+    tokio::time::timeout(Duration::from_secs(5), browser.read_exact(&mut frame))
+        .await
+        .unwrap_or_else(within("the server's bytes"))
+        .unwrap();
+    assert_eq!(&frame[2..], b"RFB 003.008\n");
+    task.abort();
+}
