@@ -36,9 +36,12 @@ if ! command -v systemd-analyze >/dev/null; then
 fi
 
 installed=0
+made_state=0
 cleanup() {
     if [ "$installed" = 1 ]; then
         dpkg_waiting --purge porthole || true
+    elif [ "$made_state" = 1 ]; then
+        rm -rf /var/lib/porthole
     fi
     rm -rf "$work"
 }
@@ -59,6 +62,15 @@ dpkg-deb -e "$deb" "$work/control"
 grep -qx '/etc/porthole/porthole.toml' "$work/control/conffiles" || fail "/etc/porthole/porthole.toml is not a conffile"
 grep -q '^Depends:.*adduser' "$work/control/control" || fail "Depends lacks adduser"
 
+# An operator who ran porthole as root before installing the package left a root-owned store in
+# /var/lib/porthole (root's default): the package must hand it to the porthole user. Done only
+# when the directory is not there yet (the purge below removes it again).
+if [ ! -e /var/lib/porthole ]; then
+    made_state=1
+    "${CARGO_TARGET_DIR:-target}/release/porthole" sessions >/dev/null || fail "porthole sessions as root (to leave a root-owned store) failed"
+    [ "$(stat -c '%U' /var/lib/porthole/porthole.db)" = root ] || fail "expected a root-owned /var/lib/porthole/porthole.db before the install"
+fi
+
 echo "deb-test: dpkg -i"
 installed=1
 dpkg_waiting -i "$deb" || fail "dpkg -i failed"
@@ -71,6 +83,9 @@ if getent group libvirt >/dev/null; then
 fi
 [ "$(stat -c '%U:%G %a' /etc/porthole/porthole.toml)" = "root:porthole 640" ] || fail "/etc/porthole/porthole.toml: $(stat -c '%U:%G %a' /etc/porthole/porthole.toml)"
 [ "$(stat -c '%U' /var/lib/porthole)" = porthole ] || fail "/var/lib/porthole is not porthole's"
+for f in /var/lib/porthole/porthole.db*; do
+    [ ! -e "$f" ] || [ "$(stat -c '%U' "$f")" = porthole ] || fail "$f is not porthole's: the service could not write its store"
+done
 /usr/bin/porthole --version
 # The copyright file's stand-alone Apache-2.0 paragraph, unindented, is LICENSE word for word.
 python3 - /usr/share/doc/porthole/copyright LICENSE <<'PY' || fail "the package's copyright does not hold LICENSE (Apache-2.0) in full"
