@@ -30,7 +30,7 @@ if [ "${BENCH_CRATES:-0}" = 1 ]; then
     CARGO_TARGET_DIR="$target" cargo build -q --release --manifest-path bench/ws-crates/Cargo.toml
 fi
 work=$(mktemp -d); pids=()
-trap 'kill -KILL "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'for p in "${pids[@]}"; do pkill -KILL -P "$p" 2>/dev/null || true; done; kill -KILL "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15+$16+$17}' "/proc/$p/stat"))); done; echo "$t"; }
 
